@@ -1,0 +1,1 @@
+"""Grading for the privacy course: policy checks, exercise harness, nbgrader wiring."""
