@@ -15,3 +15,11 @@ class SandboxExists(SandboxError):
 
 class NotASandbox(SandboxError):
     """The file is missing or is not a sandbox database."""
+
+
+class CourseError(SandboxError):
+    """The course, an exercise definition or a classroom folder is missing or malformed."""
+
+
+class ReferenceDataError(SandboxError):
+    """A reference list in datasets/reference/ is missing, malformed or has an invalid value."""
