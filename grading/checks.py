@@ -1,0 +1,307 @@
+"""Policy checks: small pure functions that raise :class:`PrincipleViolation`.
+
+Each check compares what happened (a learner's result, rows in the sandbox, audit entries)
+with what the reference engine (:mod:`grading.engine`) says should have happened. A failure
+names the principle, the article and up to three concrete records in plain words::
+
+    Consent (art. 7(3) GDPR): 2 customers received the mailing without valid consent:
+    customer 812 withdrew newsletter consent on 2025-03-02; customer 97 ...
+
+``PrincipleViolation`` subclasses ``AssertionError`` so that nbgrader counts it as a failed
+test, and pytest shows it as an assertion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from grading.principles import principle as _principle
+
+MAX_RECORDS = 3
+
+
+class PrincipleViolation(AssertionError):
+    """A graded answer broke a principle; the message names it, its article and records."""
+
+    def __init__(
+        self,
+        principle: str,
+        problem: str,
+        records: Iterable[str] = (),
+        *,
+        article: str | None = None,
+    ) -> None:
+        p = _principle(principle)
+        self.principle = p.key
+        self.title = p.title
+        self.article = article or p.article
+        self.rule = p.rule
+        self.problem = problem
+        self.records = list(records)
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        text = f"{self.title} ({self.article}): {self.problem}"
+        if self.records:
+            shown = "; ".join(self.records[:MAX_RECORDS])
+            extra = len(self.records) - MAX_RECORDS
+            text = f"{text.rstrip('.:')}: {shown}" + (f"; and {extra} more" if extra > 0 else "")
+        return text if text.endswith(".") else text + "."
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _ids(ids: Iterable[Any]) -> str:
+    ids = sorted(ids, key=str)
+    shown = ", ".join(str(i) for i in ids[:5])
+    return shown + (f" (and {len(ids) - 5} more)" if len(ids) > 5 else "")
+
+
+# --- the task itself -----------------------------------------------------------------
+
+
+def check_type(value: Any, expected: type | tuple[type, ...], what: str) -> None:
+    """The learner returned the kind of value the exercise asks for."""
+    if isinstance(value, expected):
+        return
+    names = (
+        " or ".join(t.__name__ for t in expected)
+        if isinstance(expected, tuple)
+        else expected.__name__
+    )
+    got = "None (did you forget `return`?)" if value is None else type(value).__name__
+    raise PrincipleViolation(
+        "task", f"{what} should be a {names}, but your function returned {got}"
+    )
+
+
+def check_ids(value: Any, what: str) -> set[int]:
+    """A collection of integer ids (list, set, tuple); returns it as a set."""
+    check_type(value, (list, set, tuple, frozenset), what)
+    bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int)]
+    if bad:
+        raise PrincipleViolation(
+            "task", f"{what} should hold integer customer ids, not {type(bad[0]).__name__} "
+            f"values like {bad[0]!r}"
+        )
+    return set(value)
+
+
+def check_complete(actual: Collection[Any], expected: Collection[Any], what: str) -> None:
+    """Nothing the task needs is missing (a task failure, not a principle)."""
+    missing = set(expected) - set(actual)
+    if missing:
+        raise PrincipleViolation(
+            "task",
+            f"{what} misses {_plural(len(missing), 'record')} the task needs: ids {_ids(missing)}",
+        )
+
+
+# --- purpose limitation and minimisation ---------------------------------------------
+
+
+def check_columns(
+    used: Iterable[str], allowed: Collection[str], *, principle: str = "minimisation",
+    context: str = "your answer",
+) -> None:
+    """Only the allowed columns (``table.column`` or bare names) were used."""
+    extra = sorted(set(used) - set(allowed))
+    if extra:
+        raise PrincipleViolation(
+            principle,
+            f"{context} uses {_plural(len(extra), 'column')} the task does not need",
+            [f"column {c}" for c in extra],
+        )
+
+
+def check_rows(actual: Collection[Any], needed: Collection[Any], what: str) -> None:
+    """No more rows than the task needs (minimisation), none missing (task)."""
+    extra = set(actual) - set(needed)
+    if extra:
+        raise PrincipleViolation(
+            "minimisation",
+            f"{what} holds {_plural(len(extra), 'record')} the task does not need: "
+            f"ids {_ids(extra)}",
+        )
+    check_complete(actual, needed, what)
+
+
+def check_purpose_log(entries: Sequence[Mapping[str, Any]], purpose: str) -> None:
+    """Every audited access ran under ``purpose`` and none went outside that purpose.
+
+    ``entries`` are audit-log rows (dicts with the schema's columns) written while the
+    learner's code ran. In "record" mode the sandbox logs a refused access instead of
+    raising; such entries and accesses under another purpose (or none) break 5(1)(b).
+    """
+    records = []
+    for e in entries:
+        if is_violation(e):
+            records.append(_describe_entry(e, "outside the purpose"))
+        elif e.get("purpose") != purpose:
+            records.append(_describe_entry(e, f"under purpose {e.get('purpose')!r}"))
+    if records:
+        raise PrincipleViolation(
+            "purpose_limitation",
+            f"the task runs under purpose {purpose!r}, but your code processed data otherwise",
+            records,
+        )
+
+
+def is_violation(entry: Mapping[str, Any]) -> bool:
+    """Whether an audit entry records an access outside its purpose (record mode)."""
+    action = str(entry.get("action") or "")
+    if action in {"violation", "refused", "denied"} or action.startswith("violation"):
+        return True
+    detail = entry.get("detail")
+    if isinstance(detail, str) and detail.startswith("{"):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            return False
+    return isinstance(detail, dict) and bool(detail.get("violation") or detail.get("outside"))
+
+
+def _describe_entry(entry: Mapping[str, Any], how: str) -> str:
+    columns = entry.get("columns")
+    if isinstance(columns, str):
+        try:
+            columns = json.loads(columns)
+        except ValueError:
+            columns = [columns]
+    cols = ", ".join(columns or []) or entry.get("table_name") or "data"
+    return f"audit entry {entry.get('seq')}: {entry.get('action')} of {cols} {how}"
+
+
+# --- consent -------------------------------------------------------------------------
+
+
+def check_consent(
+    customer_ids: Iterable[int], decisions: Mapping[int, Any], purpose: str, what: str
+) -> None:
+    """Every customer processed for ``purpose`` had valid consent at that time.
+
+    ``decisions`` maps customer id to the reference decision (an object with ``allowed``
+    and ``reason``, as returned by ``cms.consent.may``).
+    """
+    refused = []
+    for cid in sorted(set(customer_ids)):
+        decision = decisions.get(cid)
+        if decision is None or not getattr(decision, "allowed", False):
+            reason = getattr(decision, "reason", "") or "no valid consent on record"
+            refused.append(f"customer {cid}: {reason.rstrip('.')}")
+    if refused:
+        raise PrincipleViolation(
+            "consent",
+            f"{_plural(len(refused), 'customer')} in {what} had no valid {purpose} consent",
+            refused,
+        )
+
+
+# --- retention -----------------------------------------------------------------------
+
+
+def check_nothing_overdue(due_items: Sequence[Any]) -> None:
+    """Nothing is kept past its retention period (``due_items`` from ``retention.due``)."""
+    if due_items:
+        raise PrincipleViolation(
+            "storage_limitation",
+            f"{_plural(len(due_items), 'record')} are kept past their retention period",
+            [_describe_due(item) for item in due_items],
+        )
+
+
+def _describe_due(item: Any) -> str:
+    get = item.get if isinstance(item, Mapping) else lambda k: getattr(item, k, None)
+    table, row, rule = get("table"), get("row_id"), get("rule")
+    reason = get("reason") or ""
+    text = f"{table} row {row}" + (f" (rule {rule})" if rule else "")
+    return f"{text}: {reason}" if reason else text
+
+
+def check_kept(kept: Mapping[str, Collection[int]], required: Mapping[str, Collection[int]],
+               reason: str = "a legal duty requires it") -> None:
+    """Rows under a legal retention duty still exist (``table -> ids``)."""
+    records = []
+    for table, ids in required.items():
+        gone = set(ids) - set(kept.get(table, ()))
+        records += [f"{table} row {i} was deleted but {reason}" for i in sorted(gone)]
+    if records:
+        raise PrincipleViolation(
+            "legal_retention",
+            f"{_plural(len(records), 'record')} under a legal retention duty were deleted",
+            records,
+        )
+
+
+# --- transfers -----------------------------------------------------------------------
+
+
+def check_transfers(findings: Iterable[Any]) -> None:
+    """Every destination outside the EEA has a lawful mechanism.
+
+    ``findings`` are the results of ``cms.storage.check_transfers()`` (objects or dicts with
+    ``lawful``, ``name``/``location``, ``country`` and ``reason``).
+    """
+    unlawful = []
+    for f in findings:
+        get = f.get if isinstance(f, Mapping) else lambda k, f=f: getattr(f, k, None)
+        if get("lawful") is False:
+            name = get("name") or get("location") or "destination"
+            country = get("country") or "?"
+            reason = get("reason") or "no adequacy decision, safeguard or derogation"
+            unlawful.append(f"{name} in {country}: {reason}")
+    if unlawful:
+        raise PrincipleViolation(
+            "transfers",
+            f"{_plural(len(unlawful), 'destination')} outside the EEA lack a lawful basis",
+            unlawful,
+        )
+
+
+# --- accountability ------------------------------------------------------------------
+
+
+def check_audit_intact(result: Any) -> None:
+    """The audit chain verifies (``result`` from ``cms.audit.verify()``)."""
+    get = result.get if isinstance(result, Mapping) else lambda k: getattr(result, k, None)
+    if not get("ok"):
+        where = get("first_broken")
+        detail = get("message") or "the hash chain does not verify"
+        raise PrincipleViolation(
+            "accountability",
+            "the audit log was changed behind the sandbox's back",
+            [f"entry {where}: {detail}" if where is not None else detail],
+        )
+
+
+# --- synthetic only ------------------------------------------------------------------
+
+
+def check_no_production_values(
+    values: Iterable[tuple[str, str]], production: Mapping[str, str]
+) -> None:
+    """No value of the output comes from the production sandbox.
+
+    ``values`` yields ``(where, value)`` pairs from the learner's output; ``production``
+    maps a production value (a canary name, an e-mail) to a plain description of its
+    record, e.g. ``"customer 17's e-mail"``.
+    """
+    leaks = []
+    for where, value in values:
+        key = value.strip().lower() if isinstance(value, str) else value
+        if key in production:
+            leaks.append(f"{where} holds {production[key]} ({value!r})")
+    if leaks:
+        raise PrincipleViolation(
+            "synthetic_only",
+            f"{_plural(len(leaks), 'value')} in your output come from the production sandbox",
+            leaks,
+        )

@@ -1,0 +1,371 @@
+"""The exercise harness: define an exercise, run a learner's function on a fresh sandbox,
+check what it returned, what it changed and what the audit log says.
+
+A notebook test cell is one line::
+
+    from grading import check
+    check("00-newsletter-consent", send_newsletter)                    # visible test
+    check("00-newsletter-consent", send_newsletter, variant="hidden")  # in HIDDEN TESTS
+
+The hidden variant runs on another scenario or seed, so an answer that hard-codes the
+visible variant's ids fails. A failing check raises :class:`PrincipleViolation` (an
+``AssertionError``), which nbgrader counts as a failed test; a learner function that
+raises, returns ``None`` or loops past ``Exercise.timeout`` becomes a failing message too,
+never a crash of the harness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import signal
+import sqlite3
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from grading.checks import (
+    PrincipleViolation,
+    check_audit_intact,
+    check_purpose_log,
+    check_type,
+    is_violation,
+)
+from sandbox_cms.errors import CourseError
+
+Check = Callable[["Attempt"], None]
+"""A check takes the finished attempt and raises PrincipleViolation when it fails."""
+
+VARIANTS = ("visible", "hidden")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Where an exercise runs: scenario, seed, size and a fixed clock."""
+
+    scenario: str = "webshop"
+    seed: int | None = None
+    customers: int | None = 300
+    now: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded exercise.
+
+    ``prepare(cms, variant) -> dict`` changes the fresh sandbox before the learner runs
+    (plant canaries, move the clock) and returns context for the checks. ``expect(attempt)``
+    computes the reference engine's expectation *before* the learner runs. ``arguments``
+    gives the positional arguments after ``cms`` for the learner's function. ``checks`` run
+    in order; the first failure is the grade's message. Unless ``standard_checks`` is off,
+    the harness adds: the audit log verifies (5(2)) and, when ``purpose`` is set, every
+    access the learner made ran under that purpose (5(1)(b)).
+    """
+
+    id: str
+    title: str
+    principles: tuple[str, ...]
+    task: str
+    checks: tuple[Check, ...] = ()
+    points: int = 1
+    purpose: str | None = None
+    returns: type | tuple[type, ...] | None = None
+    visible: Variant = Variant()
+    hidden: Variant = Variant(seed=4242)
+    mode: str = "record"
+    prepare: Callable[[Any, Variant], dict[str, Any]] | None = None
+    expect: Callable[[Attempt], Any] | None = None
+    arguments: Callable[[Attempt], Sequence[Any]] | None = None
+    timeout: float = 30.0
+    standard_checks: bool = True
+
+    def variant(self, name: str) -> Variant:
+        if name not in VARIANTS:
+            raise CourseError(f"unknown variant {name!r} (use 'visible' or 'hidden')")
+        return self.visible if name == "visible" else self.hidden
+
+    def all_checks(self) -> tuple[Check, ...]:
+        """The ordered checks: result type, the exercise's own, then the standard ones."""
+        checks: list[Check] = []
+        if self.returns is not None:
+            checks.append(_returns(self.returns))
+        checks += self.checks
+        if self.standard_checks:
+            if self.purpose:
+                checks.append(learner_stayed_in_purpose)
+            checks.append(audit_log_intact)
+        return tuple(checks)
+
+
+@dataclass
+class Attempt:
+    """One run of a learner's function: the sandbox, the context and what happened."""
+
+    exercise: Exercise
+    variant_name: str
+    variant: Variant
+    cms: Any
+    context: dict[str, Any] = field(default_factory=dict)
+    expected: Any = None
+    result: Any = None
+    audit_from: int = 0
+    audit_to: int = 0
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Read the sandbox as the grader: a plain read-only connection, not audited."""
+        conn = sqlite3.connect(f"file:{self.cms.path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.close()
+
+    def learner_entries(self, *, actor: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries written while the learner's function ran (optionally one actor)."""
+        rows = self.query(
+            "SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (self.audit_from, self.audit_to),
+        )
+        for row in rows:
+            for key in ("columns", "row_ids"):
+                with contextlib.suppress(TypeError, ValueError):
+                    row[key] = json.loads(row[key])
+        return [r for r in rows if actor is None or r.get("actor") == actor]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The grade of one attempt: passed, or the violation that failed it."""
+
+    exercise_id: str
+    variant: str
+    passed: bool
+    violation: PrincipleViolation | None = None
+
+    @property
+    def message(self) -> str:
+        return "passed" if self.violation is None else self.violation.message
+
+    @property
+    def principle(self) -> str | None:
+        return None if self.violation is None else self.violation.principle
+
+
+# --- registry ------------------------------------------------------------------------
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    """Add an exercise to the registry (re-registering an id replaces it)."""
+    if exercise.mode not in ("record", "enforce"):
+        raise CourseError(f"exercise {exercise.id}: mode must be 'record' or 'enforce'")
+    _REGISTRY[exercise.id] = exercise
+    return exercise
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every registered exercise, by id (loads ``grading.exercises`` first)."""
+    from grading.exercises import load_all
+
+    load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """One exercise by id; an unknown id is a clear error listing the known ones."""
+    known = exercises()
+    if exercise_id not in known:
+        raise CourseError(
+            f"unknown exercise {exercise_id!r} (known: {', '.join(known) or 'none'})"
+        )
+    return known[exercise_id]
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def open_variant(exercise: Exercise, variant_name: str) -> Attempt:
+    """A fresh sandbox for one variant, prepared and with the expectation computed."""
+    from sandbox_cms import fresh_sandbox
+
+    variant = exercise.variant(variant_name)
+    cms = fresh_sandbox(
+        scenario=variant.scenario,
+        seed=variant.seed,
+        customers=variant.customers,
+        mode=exercise.mode,
+    )
+    if variant.now is not None:
+        _set_clock(cms, variant.now)
+    attempt = Attempt(exercise, variant_name, variant, cms)
+    if exercise.prepare is not None:
+        attempt.context = exercise.prepare(cms, variant) or {}
+    if exercise.expect is not None:
+        attempt.expected = exercise.expect(attempt)
+    return attempt
+
+
+def run(exercise: Exercise | str, fn: Any, variant: str = "visible") -> Outcome:
+    """Run ``fn`` on a fresh sandbox for ``exercise`` and grade it; never raises for the
+    learner's mistakes (they become the outcome's violation)."""
+    if isinstance(exercise, str):
+        exercise = get_exercise(exercise)
+    attempt = open_variant(exercise, variant)
+    try:
+        violation = _grade(attempt, fn)
+    finally:
+        _close(attempt.cms)
+    return Outcome(exercise.id, variant, violation is None, violation)
+
+
+def check(exercise_id: str, fn: Any, variant: str = "visible", *, quiet: bool = False) -> Outcome:
+    """Grade ``fn``, print one line, record the result in the learner's progress file, and
+    raise :class:`PrincipleViolation` if it failed (so a notebook test cell fails)."""
+    from grading.selfcheck import record_outcome
+
+    outcome = run(exercise_id, fn, variant)
+    record_outcome(outcome)
+    if not quiet:
+        print(_summary_line(outcome))
+    if outcome.violation is not None:
+        raise outcome.violation
+    return outcome
+
+
+def _summary_line(outcome: Outcome) -> str:
+    label = f"{outcome.exercise_id} ({outcome.variant})"
+    if outcome.passed:
+        return f"✓ {label}: passed"
+    return f"✗ {label}: failed. Rule: {outcome.violation.rule}"  # type: ignore[union-attr]
+
+
+def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
+    exercise = attempt.exercise
+    if not callable(fn):
+        return PrincipleViolation(
+            "task", f"check() needs your function, but got {type(fn).__name__} {fn!r:.60}"
+        )
+    args = tuple(exercise.arguments(attempt)) if exercise.arguments else ()
+    attempt.audit_from = _audit_head(attempt)
+    try:
+        with _time_limit(exercise.timeout):
+            attempt.result = fn(attempt.cms, *args)
+    except PrincipleViolation as exc:  # e.g. the learner called a check themselves
+        return exc
+    except LearnerTimeout:
+        return PrincipleViolation(
+            "task", f"your function was stopped after {exercise.timeout:g} s (an endless loop?)"
+        )
+    except Exception as exc:  # noqa: BLE001 - any learner error becomes a message
+        return _violation_from_error(exc)
+    finally:
+        attempt.audit_to = _audit_head(attempt)
+    for one_check in exercise.all_checks():
+        try:
+            one_check(attempt)
+        except PrincipleViolation as exc:
+            return exc
+    return None
+
+
+def _violation_from_error(exc: Exception) -> PrincipleViolation:
+    """Turn an exception raised by the learner's code into a failing grade."""
+    if isinstance(exc, NotImplementedError):
+        return PrincipleViolation(
+            "task", "your function is not written yet (it raises NotImplementedError)"
+        )
+    principle = getattr(exc, "principle", None)
+    where = _learner_line(exc)
+    text = f"{type(exc).__name__}: {exc}".strip().rstrip(":.")
+    if isinstance(principle, str):
+        with contextlib.suppress(CourseError):
+            return PrincipleViolation(principle, f"the sandbox refused your code ({text}){where}")
+    return PrincipleViolation("task", f"your function raised {text}{where}")
+
+
+def _learner_line(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if "/grading/" not in frame.filename and "/sandbox_cms/" not in frame.filename:
+            if frame.line:
+                return f" at line {frame.lineno}: {frame.line.strip()}"
+            return f" at line {frame.lineno}"
+    return ""
+
+
+def _audit_head(attempt: Attempt) -> int:
+    rows = attempt.query("SELECT COALESCE(MAX(seq), 0) AS head FROM audit_log")
+    return int(rows[0]["head"])
+
+
+def _set_clock(cms: Any, now: dt.datetime) -> None:
+    try:
+        cms.clock.set(now, allow_backwards=True)
+    except TypeError:
+        cms.clock.set(now)
+
+
+def _close(cms: Any) -> None:
+    close = getattr(cms, "close", None)
+    if callable(close):
+        close()
+
+
+class LearnerTimeout(Exception):
+    """The learner's function ran longer than the exercise allows."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Stop the body after ``seconds`` (main thread on Unix only; elsewhere nbgrader's
+    ``Execute.timeout`` is the limit)."""
+    usable = (
+        seconds > 0
+        and hasattr(signal, "SIGALRM")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _stop(signum: int, frame: Any) -> None:
+        raise LearnerTimeout()
+
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- standard checks -----------------------------------------------------------------
+
+
+def _returns(expected: type | tuple[type, ...]) -> Check:
+    def returns_right_type(attempt: Attempt) -> None:
+        check_type(attempt.result, expected, "the return value")
+
+    return returns_right_type
+
+
+def learner_stayed_in_purpose(attempt: Attempt) -> None:
+    """Every access by the learner ran under the exercise's purpose, none outside it.
+
+    Entries by other actors (the sandbox's own internal purposes) count only when they
+    record a violation.
+    """
+    entries = [
+        e for e in attempt.learner_entries() if e.get("actor") == "learner" or is_violation(e)
+    ]
+    check_purpose_log(entries, attempt.exercise.purpose or "")
+
+
+def audit_log_intact(attempt: Attempt) -> None:
+    """The audit log's hash chain still verifies after the learner's code ran."""
+    check_audit_intact(attempt.cms.audit.verify())
