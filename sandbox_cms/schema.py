@@ -171,6 +171,17 @@ TABLES: dict[str, str] = {
             completed_at TEXT,
             report TEXT
         )""",
+    # Simulated outgoing mail of the request flow (confirmation links, "done" notices).
+    # to_address is cleared when an erasure request is completed.
+    "dsr_outbox": """
+        CREATE TABLE dsr_outbox (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL REFERENCES dsr_requests(id),
+            to_address TEXT,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        )""",
     # Append-only and hash-chained; holds ids and column names, never personal values.
     "audit_log": """
         CREATE TABLE audit_log (
