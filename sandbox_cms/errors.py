@@ -23,3 +23,15 @@ class CourseError(SandboxError):
 
 class ReferenceDataError(SandboxError):
     """A reference list in datasets/reference/ is missing, malformed or has an invalid value."""
+
+
+class RecordFileError(SandboxError):
+    """A CSV or JSON record file cannot be read: not UTF-8, malformed, empty or too large."""
+
+
+class ImportRefused(SandboxError):
+    """The guard refused one or more records, so nothing was imported (see ``refusals``)."""
+
+    def __init__(self, refusals: list[str]):
+        self.refusals = refusals
+        super().__init__(f"{len(refusals)} refusal(s), nothing imported:\n" + "\n".join(refusals))
