@@ -35,3 +35,7 @@ class ImportRefused(SandboxError):
     def __init__(self, refusals: list[str]):
         self.refusals = refusals
         super().__init__(f"{len(refusals)} refusal(s), nothing imported:\n" + "\n".join(refusals))
+
+
+class ScanError(SandboxError):
+    """The file or database to scan cannot be read."""
