@@ -1,8 +1,164 @@
-"""The ``privacy-course`` command (instructor and learner entry points)."""
+"""The ``privacy-course`` command: learner and instructor entry points.
+
+A thin layer: each command parses options, calls :mod:`grading.course`,
+:mod:`grading.workspace` or :mod:`grading.selfcheck`, and prints the result. Library errors
+(:class:`sandbox_cms.errors.SandboxError`) become one-line messages and exit status 1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import click
 
+from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM
+from sandbox_cms.errors import SandboxError
 
-@click.group()
+CLASSROOM_ENV = "PRIVACY_COURSE_CLASSROOM"
+SOURCE_ENV = "PRIVACY_COURSE_SOURCE"
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except SandboxError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """Run, release and grade the privacy-engineering course."""
+
+
+def _classroom_options(fn):
+    fn = click.option(
+        "--course", "source", type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get(SOURCE_ENV, str(COURSE_DIR)), show_default="course/",
+        help="Folder with the course sources (one folder per assignment).",
+    )(fn)
+    return click.option(
+        "--classroom", type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get(CLASSROOM_ENV, str(DEFAULT_CLASSROOM)),
+        show_default="classroom/",
+        help="nbgrader working folder (release/, submitted/, gradebook.db); outside git.",
+    )(fn)
+
+
+def _classroom(classroom: Path, source: Path):
+    from grading.course import Classroom
+
+    return Classroom(classroom, source)
+
+
+def _report(results) -> None:
+    for r in results:
+        click.echo(r.line())
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(results)} steps failed (see above)")
+
+
+@main.command()
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Your personal course folder (default: workspace/ in the course repo).")
+@click.option("--course", "source", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get(SOURCE_ENV, str(COURSE_DIR)), show_default="course/",
+              help="Folder with the course sources.")
+@click.option("--no-browser", is_flag=True, help="Start JupyterLab without opening a browser.")
+@click.option("--prepare-only", "--dry-run", "prepare_only", is_flag=True,
+              help="Prepare the workspace, do not start JupyterLab.")
+@click.option("--port", type=int, default=None, help="Port for JupyterLab (default: its own).")
+def start(workspace: Path | None, source: Path, no_browser: bool, prepare_only: bool,
+          port: int | None) -> None:
+    """Prepare your workspace (student notebooks, your own sandbox) and open JupyterLab."""
+    from grading.workspace import DEFAULT_WORKSPACE, launch, prepare_workspace
+
+    report = prepare_workspace(workspace or DEFAULT_WORKSPACE, source)
+    for line in report.lines():
+        click.echo(line)
+    if prepare_only:
+        return
+    click.echo("Starting JupyterLab on http://127.0.0.1 (stop it with Ctrl-C) ...")
+    raise SystemExit(launch(report.workspace, open_browser=not no_browser, port=port))
+
+
+@main.command()
+@click.argument("assignment", required=False)
+@_classroom_options
+def release(assignment: str | None, classroom: Path, source: Path) -> None:
+    """Generate the student version of ASSIGNMENT (default: every assignment)."""
+    room = _classroom(classroom, source)
+    _report(room.release(assignment))
+    click.echo(f"student versions: {room.root / 'release'}")
+
+
+@main.command()
+@click.argument("assignment", required=False)
+@_classroom_options
+def grade(assignment: str | None, classroom: Path, source: Path) -> None:
+    """Autograde every submission under submitted/ (of ASSIGNMENT, or all)."""
+    room = _classroom(classroom, source)
+    results = room.grade(assignment)
+    for r in results:
+        click.echo(r.line())
+    for s in room.scores():
+        if assignment in (None, s.assignment):
+            manual = " (+ manual grading pending)" if s.needs_manual_grade else ""
+            who = f"{s.assignment} / {s.student}"
+            click.echo(f"score  {who}: {s.score:g} of {s.max_score:g}{manual}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(results)} submissions failed to grade")
+
+
+@main.command()
+@click.argument("assignment", required=False)
+@_classroom_options
+def feedback(assignment: str | None, classroom: Path, source: Path) -> None:
+    """Write HTML feedback for every autograded submission (hidden tests left out)."""
+    room = _classroom(classroom, source)
+    _report(room.feedback(assignment))
+    click.echo(f"feedback: {room.root / 'feedback'}")
+
+
+@main.command()
+@click.option("--to", "dest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file to write (default: grades.csv in the classroom folder).")
+@_classroom_options
+def export(dest: Path | None, classroom: Path, source: Path) -> None:
+    """Export every grade to a CSV file and print its path."""
+    click.echo(str(_classroom(classroom, source).export(dest)))
+
+
+@main.command()
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Your course folder (default: $PRIVACY_COURSE_PROGRESS or workspace/).")
+def progress(workspace: Path | None) -> None:
+    """Show which exercises you passed (kept across restarts)."""
+    from grading.selfcheck import PROGRESS_NAME, WORKSPACE_MARKER, progress_path, progress_rows
+    from grading.workspace import DEFAULT_WORKSPACE
+
+    if workspace is not None:
+        path = workspace / WORKSPACE_MARKER / PROGRESS_NAME
+    else:
+        path = progress_path() or DEFAULT_WORKSPACE / WORKSPACE_MARKER / PROGRESS_NAME
+    rows = progress_rows(path)
+    passed = sum(r["points"] for r in rows if r["status"] == "passed")
+    total = sum(r["points"] for r in rows)
+    for r in rows:
+        mark = {"passed": "✓", "failed": "✗"}.get(r["status"], "·")
+        click.echo(f"{mark} {r['id']:<28} {r['status']:<9} {r['title']}")
+        if r["message"]:
+            click.echo(f"    {r['message']}")
+    click.echo(f"{passed} of {total} points passed ({path})")
+
+
+@main.command(name="exercises")
+def list_exercises() -> None:
+    """List every graded exercise with its principles and points."""
+    from grading.harness import exercises
+
+    for ex in exercises().values():
+        click.echo(f"{ex.id:<28} {ex.points:>2} pt  {', '.join(ex.principles):<32} {ex.title}")

@@ -1,0 +1,237 @@
+"""The instructor's side: release, grade, feedback and export, over nbgrader's Python API.
+
+A :class:`Classroom` is a working folder outside git (default ``classroom/`` in the repo,
+gitignored) that holds nbgrader's release/, submitted/, autograded/, feedback/ folders and
+gradebook.db; the course sources stay in ``course/``. Each step runs nbgrader in-process
+(the same converters as its command line, without its ~5 s start-up), once per assignment
+or submission; one failure never stops the batch, and every result is reported at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM, make_config, write_config_file
+from sandbox_cms.errors import CourseError
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of one nbgrader step for one assignment (and student)."""
+
+    step: str
+    assignment: str
+    student: str | None
+    ok: bool
+    error: str = ""
+
+    def line(self) -> str:
+        who = f"{self.assignment}" + (f" / {self.student}" if self.student else "")
+        return f"{'ok    ' if self.ok else 'FAILED'} {self.step} {who}" + (
+            f": {self.error}" if self.error else ""
+        )
+
+
+@dataclass(frozen=True)
+class Score:
+    """One submission's score in the gradebook."""
+
+    assignment: str
+    student: str
+    score: float
+    max_score: float
+    needs_manual_grade: bool
+
+
+def assignments_in(source: Path) -> list[str]:
+    """Assignment folders in a course source folder: those that hold a notebook."""
+    if not source.is_dir():
+        raise CourseError(f"course folder {source} does not exist")
+    return sorted(
+        p.name
+        for p in source.iterdir()
+        if p.is_dir() and not p.name.startswith((".", "_")) and any(p.glob("*.ipynb"))
+    )
+
+
+class Classroom:
+    """nbgrader's working folders for one course, with the course sources elsewhere."""
+
+    def __init__(self, root: Path = DEFAULT_CLASSROOM, source: Path = COURSE_DIR) -> None:
+        self.root = Path(root).resolve()
+        self.source = Path(source).resolve()
+
+    # --- folders ---------------------------------------------------------------------
+
+    @property
+    def gradebook_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def assignments(self) -> list[str]:
+        return assignments_in(self.source)
+
+    def _chosen(self, assignment: str | None) -> list[str]:
+        known = self.assignments()
+        if assignment is None:
+            if not known:
+                raise CourseError(f"no assignments (folders with a notebook) in {self.source}")
+            return known
+        if assignment not in known:
+            raise CourseError(
+                f"unknown assignment {assignment!r} (known: {', '.join(known) or 'none'})"
+            )
+        return [assignment]
+
+    def submissions(self, assignment: str | None = None) -> list[tuple[str, str]]:
+        """``(assignment, student)`` pairs found under submitted/<student>/<assignment>/."""
+        chosen = set(self._chosen(assignment))
+        submitted = self.root / "submitted"
+        found = []
+        if submitted.is_dir():
+            for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
+                for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+                    if assignment_dir.name in chosen:
+                        found.append((assignment_dir.name, student_dir.name))
+        return found
+
+    # --- nbgrader --------------------------------------------------------------------
+
+    def _api(self):  # -> NbGraderAPI; imported lazily: nbgrader is slow to import
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        ensure_tools_on_path()
+        write_config_file(self.root, self.source)
+        config = make_config(self.root, self.source)
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        api.log.setLevel(logging.WARNING)
+        return api
+
+    def release(self, assignment: str | None = None) -> list[StepResult]:
+        """Generate the student version of one assignment or of all (nbgrader
+        generate_assignment): solutions replaced by stubs, hidden tests removed."""
+        api = self._api()
+        return [
+            _result("release", a, None, api.generate_assignment(a, force=True, create=True))
+            for a in self._chosen(assignment)
+        ]
+
+    def grade(self, assignment: str | None = None) -> list[StepResult]:
+        """Autograde every submission under submitted/ (nbgrader autograde restores the
+        test cells from the gradebook, so an edited test cell does not count)."""
+        pairs = self.submissions(assignment)
+        if not pairs:
+            raise CourseError(f"no submissions under {self.root / 'submitted'}")
+        api = self._api()
+        return [_result("grade", a, s, _safely(api.autograde, a, s)) for a, s in pairs]
+
+    def feedback(self, assignment: str | None = None) -> list[StepResult]:
+        """Render each autograded submission as HTML feedback (hidden tests stripped)."""
+        api = self._api()
+        results = []
+        for a in self._chosen(assignment):
+            students = sorted(
+                p.parent.name for p in (self.root / "autograded").glob(f"*/{a}") if p.is_dir()
+            )
+            results += [
+                _result("feedback", a, s, _safely(api.generate_feedback, a, s)) for s in students
+            ]
+        if not results:
+            raise CourseError("nothing autograded yet: run `privacy-course grade` first")
+        return results
+
+    def export(self, dest: Path | None = None) -> Path:
+        """Write the gradebook's grades as CSV (nbgrader's CSV export) and return its path."""
+        from nbgrader.api import Gradebook
+        from nbgrader.plugins.export import CsvExportPlugin
+
+        if not (self.root / "gradebook.db").exists():
+            raise CourseError(f"no gradebook in {self.root}: release and grade first")
+        dest = Path(dest) if dest else self.root / "grades.csv"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with Gradebook(self.gradebook_url) as gradebook:
+            CsvExportPlugin(to=str(dest)).export(gradebook)
+        return dest
+
+    # --- reading the gradebook -------------------------------------------------------
+
+    def scores(self) -> list[Score]:
+        """Every submission's score."""
+        from nbgrader.api import Gradebook
+
+        if not (self.root / "gradebook.db").exists():
+            return []
+        with Gradebook(self.gradebook_url) as gradebook:
+            return [
+                Score(s.assignment.name, s.student.id, float(s.score), float(s.max_score),
+                      bool(s.needs_manual_grade))
+                for a in gradebook.assignments
+                for s in a.submissions
+            ]
+
+    def cell_scores(self, assignment: str, student: str) -> dict[str, float]:
+        """Score per graded cell (grade_id) of one submission."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.gradebook_url) as gradebook:
+            submission = gradebook.find_submission(assignment, student)
+            return {
+                grade.name: float(grade.score)
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+            }
+
+
+def ensure_tools_on_path() -> None:
+    """Put this Python's scripts folder on PATH: nbgrader runs the ``alembic`` command to
+    create a gradebook, which fails when the venv is not activated."""
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = scripts + (os.pathsep + path if path else "")
+
+
+def read_grades_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of an exported grades CSV."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def failures(results: Iterable[StepResult]) -> list[StepResult]:
+    return [r for r in results if not r.ok]
+
+
+def _safely(step, *args) -> dict:
+    try:
+        return step(*args)
+    except Exception as exc:  # noqa: BLE001 - one bad submission never stops the batch
+        return {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _result(step: str, assignment: str, student: str | None, raw: dict) -> StepResult:
+    if raw.get("success"):
+        return StepResult(step, assignment, student, True)
+    return StepResult(step, assignment, student, False, _one_line(raw))
+
+
+def _one_line(raw: dict) -> str:
+    """The most useful line of nbgrader's log or traceback: the innermost exception."""
+    log = raw.get("log") or ""
+    found = _EXCEPTION_LINE.findall(log) or _EXCEPTION_LINE.findall(raw.get("error") or "")
+    real = [f.strip() for f in found if "NbGraderException" not in f]
+    if real:
+        return real[-1]
+    for line in log.splitlines():
+        if line.startswith(("[ERROR]", "[CRITICAL]")):
+            return line.split("]", 1)[1].strip()
+    return "unknown error (see nbgrader's log)"
+
+
+_EXCEPTION_LINE = re.compile(r"^\s*(?:\w+\.)*\w*(?:Error|Exception|Timeout)\b:? .*$", re.M)

@@ -1,0 +1,91 @@
+"""The nbgrader configuration of the course, in one place.
+
+Course sources stay in ``course/`` (in git); nbgrader's working folders (release/,
+submitted/, autograded/, feedback/, gradebook.db) live in a classroom folder outside git.
+nbgrader joins ``CourseDirectory.root`` with ``source_directory``; an absolute
+``source_directory`` wins that join (``os.path.join``), so the classroom points at
+``course/`` without copying or symlinking it.
+
+The same settings are written as ``nbgrader_config.py`` into the classroom folder, so an
+instructor who runs ``nbgrader`` or the formgrader there gets exactly what the
+``privacy-course`` commands use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.utils.importstring import import_item
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE_DIR = REPO / "course"
+DEFAULT_CLASSROOM = REPO / "classroom"
+
+CELL_TIMEOUT = 60
+"""Seconds one cell may run during autograding (``c.Execute.timeout``, the key that works)."""
+
+FEEDBACK_PREPROCESSORS = (
+    "nbgrader.preprocessors.GetGrades",
+    # Autograding restores hidden tests into the test cells; strip them again before the
+    # notebook is rendered as the learner's feedback.
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+)
+
+
+def settings(root: Path, source: Path = COURSE_DIR) -> dict[str, dict[str, object]]:
+    """The settings as plain data: ``{section: {key: value}}``."""
+    root, source = Path(root).resolve(), Path(source).resolve()
+    return {
+        "CourseDirectory": {
+            "root": str(root),
+            "source_directory": str(source),
+            "course_id": "privacy-course",
+        },
+        "Exchange": {"root": str(root / "exchange")},
+        "Execute": {"timeout": CELL_TIMEOUT, "interrupt_on_timeout": True},
+        "GenerateFeedback": {"preprocessors": list(FEEDBACK_PREPROCESSORS)},
+        "ClearSolutions": {
+            "code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+        },
+    }
+
+
+def make_config(root: Path, source: Path = COURSE_DIR) -> Config:
+    """A traitlets Config for nbgrader's apps and API."""
+    config = Config()
+    for section, values in settings(root, source).items():
+        for key, value in values.items():
+            if key == "preprocessors":
+                value = [import_item(name) for name in value]  # converters need classes
+            setattr(config[section], key, value)
+    return config
+
+
+def config_file_text(root: Path, source: Path = COURSE_DIR) -> str:
+    """The same settings as the text of an ``nbgrader_config.py``."""
+    lines = [
+        "# Written by `privacy-course`; edit grading/nbgrader_config.py instead.",
+        "from traitlets.utils.importstring import import_item",
+        "",
+        "c = get_config()  # noqa: F821",
+    ]
+    for section, values in settings(root, source).items():
+        for key, value in values.items():
+            if key == "preprocessors":
+                lines.append(f"c.{section}.{key} = [import_item(n) for n in {value!r}]")
+            else:
+                lines.append(f"c.{section}.{key} = {value!r}")
+    return "\n".join(lines) + "\n"
+
+
+def write_config_file(root: Path, source: Path = COURSE_DIR) -> Path:
+    """Write ``nbgrader_config.py`` into the classroom folder (idempotent)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "nbgrader_config.py"
+    text = config_file_text(root, source)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,184 @@
+"""Learner mode: a personal workspace with the student versions, a sandbox and progress.
+
+``prepare_workspace`` generates the *student* versions of the course (nbgrader
+generate_assignment without a gradebook, in a private build folder: the solutions never
+reach the workspace), copies them in, builds the learner's own sandbox and creates the
+progress file. Re-running it never overwrites a notebook the learner changed: a manifest
+remembers the hash of every file as it was handed out; only untouched files are updated
+when the course changes. ``launch`` opens JupyterLab on the workspace, bound to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading.course import StepResult, _result, assignments_in
+from grading.nbgrader_config import COURSE_DIR, REPO, make_config
+from grading.selfcheck import (
+    PROGRESS_ENV,
+    PROGRESS_NAME,
+    WORKSPACE_MARKER,
+    load_progress,
+    save_progress,
+)
+from sandbox_cms.errors import CourseError
+
+DEFAULT_WORKSPACE = REPO / "workspace"
+WORKSPACE_ENV = "PRIVACY_COURSE_WORKSPACE"
+SANDBOX_ENV = "SANDBOX_DB"
+SANDBOX_NAME = "sandbox.db"
+
+
+@dataclass
+class PrepareReport:
+    """What ``prepare_workspace`` did, file by file (paths relative to the workspace)."""
+
+    workspace: Path
+    copied: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    sandbox_built: bool = False
+
+    def lines(self) -> list[str]:
+        out = [f"workspace: {self.workspace}"]
+        out += [f"  new      {p}" for p in self.copied]
+        out += [f"  updated  {p}" for p in self.updated]
+        out += [f"  kept     {p} (you changed it; the course version was not copied)"
+                for p in self.kept]
+        state = "built" if self.sandbox_built else "kept"
+        out.append(f"  sandbox  {state} ({SANDBOX_NAME})")
+        return out
+
+
+def marker_dir(workspace: Path) -> Path:
+    return Path(workspace) / WORKSPACE_MARKER
+
+
+def learner_env(workspace: Path) -> dict[str, str]:
+    """Environment for the learner's JupyterLab: where progress and the sandbox live."""
+    workspace = Path(workspace).resolve()
+    return {
+        WORKSPACE_ENV: str(workspace),
+        PROGRESS_ENV: str(marker_dir(workspace) / PROGRESS_NAME),
+        SANDBOX_ENV: str(workspace / SANDBOX_NAME),
+    }
+
+
+def prepare_workspace(
+    workspace: Path = DEFAULT_WORKSPACE,
+    source: Path = COURSE_DIR,
+    assignments: list[str] | None = None,
+    build_sandbox: bool = True,
+) -> PrepareReport:
+    """Create or refresh a workspace; never overwrite a file the learner changed."""
+    workspace = Path(workspace).resolve()
+    source = Path(source).resolve()
+    if workspace == source or source in workspace.parents:
+        raise CourseError("the workspace must not be inside the course sources")
+    if workspace.exists() and not workspace.is_dir():
+        raise CourseError(f"{workspace} exists and is not a folder")
+    chosen = assignments or assignments_in(source)
+    report = PrepareReport(workspace)
+    marker = marker_dir(workspace)
+    marker.mkdir(parents=True, exist_ok=True)
+
+    release = _student_versions(marker / "build", source, chosen)
+    manifest_path = marker / "manifest.json"
+    manifest = _read_json(manifest_path)
+    for assignment in chosen:
+        for src in sorted((release / assignment).rglob("*")):
+            if src.is_file():
+                rel = src.relative_to(release).as_posix()
+                _hand_out(src, workspace / rel, rel, manifest, report)
+    _write_json(manifest_path, manifest)
+
+    progress = marker / PROGRESS_NAME
+    if not progress.exists():
+        save_progress(load_progress(progress), progress)
+    if build_sandbox and not (workspace / SANDBOX_NAME).exists():
+        from sandbox_cms.build import build_sandbox as build
+
+        build(workspace / SANDBOX_NAME)
+        report.sandbox_built = True
+    return report
+
+
+def _student_versions(build_root: Path, source: Path, assignments: list[str]) -> Path:
+    """Generate student versions into ``build_root/release`` (no gradebook)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = make_config(build_root, source)
+    config.GenerateAssignment.no_database = True
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    results: list[StepResult] = [
+        _result("release", a, None, api.generate_assignment(a, force=True, create=False))
+        for a in assignments
+    ]
+    broken = [r for r in results if not r.ok]
+    if broken:
+        raise CourseError("; ".join(r.line() for r in broken))
+    return build_root / "release"
+
+
+def _hand_out(src: Path, dest: Path, rel: str, manifest: dict, report: PrepareReport) -> None:
+    new_hash = _sha256(src)
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        report.copied.append(rel)
+    else:
+        current = _sha256(dest)
+        if current == new_hash:
+            pass
+        elif current == manifest.get(rel):  # untouched since handed out: update it
+            shutil.copyfile(src, dest)
+            report.updated.append(rel)
+        else:
+            report.kept.append(rel)
+            return  # keep the manifest's old hash: the learner's file stays theirs
+    manifest[rel] = new_hash
+
+
+def launch(workspace: Path, open_browser: bool = True, port: int | None = None) -> int:
+    """Run JupyterLab on the workspace (127.0.0.1 only) until it is stopped."""
+    workspace = Path(workspace).resolve()
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={workspace}",
+    ]
+    if port:
+        cmd.append(f"--ServerApp.port={port}")
+    if not open_browser:
+        cmd.append("--no-browser")
+    env = {**os.environ, **learner_env(workspace)}
+    try:
+        return subprocess.call(cmd, cwd=workspace, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
