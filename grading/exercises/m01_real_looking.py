@@ -25,6 +25,7 @@ MIN_PRECISION = 0.8
 DUMP_SIZE = 400
 PLANTED_PER_KIND = 3
 PLANT_KINDS = ("free_mail", "provider_mail", "bsn_reference", "bsn_note", "real_iban")
+OTHER_RESERVED = ("mail.springveer.test", "shop.example", "klant.invalid")
 SAFE_NOTES = (
     "Prefers delivery after 17:00.",
     "Asked about the warranty on the safety net.",
@@ -77,7 +78,7 @@ def make_dump(db_path: str, seed: int, size: int = DUMP_SIZE) -> tuple[list[dict
         note = rng.choice(SAFE_NOTES).format(number=_non_bsn(rng))
         local, _, _domain = email.partition("@")
         if rng.random() < 0.08:  # reserved, but not example.com: .test and .example count too
-            email = f"{local}@{rng.choice(['mail.springveer.test', 'shop.example', 'klant.invalid'])}"
+            email = f"{local}@{rng.choice(OTHER_RESERVED)}"
         elif rng.random() < 0.04:  # a harmless local part that mentions a free-mail brand
             email = f"gmail.fan.{cid}@example.net"
         dump.append({
