@@ -30,7 +30,7 @@ TABLES: dict[str, str] = {
             id INTEGER PRIMARY KEY,
             first_name TEXT NOT NULL,
             last_name TEXT NOT NULL,
-            email TEXT NOT NULL UNIQUE,
+            email TEXT NOT NULL,             -- unique: see INDEXES
             phone TEXT,
             street TEXT,
             house_number TEXT,
@@ -74,7 +74,7 @@ TABLES: dict[str, str] = {
     "invoices": """
         CREATE TABLE invoices (
             id INTEGER PRIMARY KEY,
-            number TEXT NOT NULL UNIQUE,
+            number TEXT NOT NULL,            -- unique: see INDEXES
             order_id INTEGER REFERENCES orders(id),
             customer_id INTEGER REFERENCES customers(id),
             issued_at TEXT NOT NULL,
@@ -199,8 +199,14 @@ TABLES: dict[str, str] = {
         )""",
 }
 
+# Created after a bulk load (faster than keeping them up to date row by row). The two
+# UNIQUE indexes are constraints: a sandbox without them is incomplete.
 INDEXES: tuple[str, ...] = (
+    "CREATE UNIQUE INDEX idx_customers_email ON customers(email)",
+    "CREATE UNIQUE INDEX idx_invoices_number ON invoices(number)",
     "CREATE INDEX idx_customers_last_name ON customers(last_name)",
+    # The customer search of the web app: a case-insensitive last-name prefix.
+    "CREATE INDEX idx_customers_last_name_nocase ON customers(last_name COLLATE NOCASE)",
     "CREATE INDEX idx_orders_customer ON orders(customer_id)",
     "CREATE INDEX idx_order_items_order ON order_items(order_id)",
     "CREATE INDEX idx_invoices_customer ON invoices(customer_id)",
@@ -211,12 +217,12 @@ INDEXES: tuple[str, ...] = (
 
 
 def create_tables(conn: sqlite3.Connection) -> None:
-    """Create every table (no indexes: add those after a bulk load)."""
+    """Create every table; call :func:`create_indexes` after loading rows."""
     for ddl in TABLES.values():
         conn.execute(ddl)
 
 
 def create_indexes(conn: sqlite3.Connection) -> None:
-    """Create the secondary indexes."""
+    """Create the indexes, including the UNIQUE ones on e-mail and invoice number."""
     for ddl in INDEXES:
         conn.execute(ddl)

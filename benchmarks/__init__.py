@@ -1,0 +1,1 @@
+"""Reproducible performance measurements (not tests). Run all with ``make bench``."""
