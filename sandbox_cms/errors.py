@@ -39,3 +39,27 @@ class ImportRefused(SandboxError):
 
 class ScanError(SandboxError):
     """The file or database to scan cannot be read."""
+
+
+class UnknownCustomer(SandboxError):
+    """No customer with that id or e-mail address: nothing was changed."""
+
+
+class ConsentRefused(SandboxError):
+    """A consent event was refused (unknown purpose, text version, event, method or time)."""
+
+
+class RequestError(SandboxError):
+    """A data-subject request cannot go on: unknown or expired token, or the wrong status."""
+
+
+class RetentionError(SandboxError):
+    """The retention schedule is malformed or names an unknown category or event."""
+
+
+class BackupError(SandboxError):
+    """A backup cannot be made, or is damaged and is refused: the database is untouched."""
+
+
+class LocationError(SandboxError):
+    """The storage locations or the adequacy list are malformed or missing."""
