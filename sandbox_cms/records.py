@@ -69,8 +69,11 @@ def check_size(path: Path, max_bytes: int = MAX_BYTES) -> int:
 def detect_format(path: Path) -> Format:
     """csv, json (an array) or jsonl, from the extension or else the first character."""
     path = Path(path)
-    with path.open("rb") as fh:
-        head = fh.read(4096)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise RecordFileError(f"{path.name}: cannot be read ({exc.strerror})") from None
     if head.startswith(SQLITE_HEADER):
         raise RecordFileError(f"{path.name}: is a SQLite database, not a CSV or JSON file")
     suffix = path.suffix.lower()
@@ -107,6 +110,8 @@ def read_records(
                         f"{path.name}: more than {max_records:,} records; split the file"
                     )
                 yield record
+    except OSError as exc:
+        raise RecordFileError(f"{path.name}: cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise RecordFileError(
             f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be read); "

@@ -43,8 +43,11 @@ class Reference:
 
 def normalise_company(name: str) -> str:
     """A company name reduced for comparison: no accents, case, punctuation or legal form."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if name.isascii():
+        text = name.lower()
+    else:
+        text = unicodedata.normalize("NFKD", name)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = text.replace("&", " en ").replace("+", " en ")
     words = re.sub(r"[^a-z0-9 ]+", "", re.sub(r"[-/,]", " ", text)).split()
     while words and words[0] in _LEGAL_PREFIXES:
