@@ -26,6 +26,7 @@ DATETIME_FIELDS = ("created_at", "closed_at")
 
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
 _EMAIL = re.compile(r"^[^@\s]+@([^@\s]+)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks are fine
 # Field names that announce a national identification number (BSN, sofinummer, SSN, ...).
 _NATIONAL_ID_NAME = re.compile(
     r"(^|[^a-z])(bsn|ssn|sofi|nin)([^a-z]|$)"
@@ -183,6 +184,8 @@ def check_customer(record: dict[str, Any], reference: Reference | None = None) -
             reasons.append(f"field '{name}' is not a customer field")
         elif not _blank(value) and not isinstance(value, str):
             reasons.append(f"field '{name}' must be text, not {_type_name(value)}")
+        elif isinstance(value, str) and _CONTROL.search(value):
+            reasons.append(f"field '{name}' holds a control character")
         scalar = isinstance(value, str | int) and not isinstance(value, bool)
         if scalar and not is_national_id_field(name) and possible_bsns(str(value)):
             reasons.append(f"field '{name}' holds a 9-digit number that passes the 11-proof "

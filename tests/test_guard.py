@@ -119,6 +119,7 @@ def test_ordinary_field_names(name):
         ({"created_at": "yesterday"},
          "field 'created_at' must be an ISO date or date-time, not 'yesterday'"),
         ({"shoe_size": "44"}, "field 'shoe_size' is not a customer field"),
+        ({"city": "Veer\x00dam"}, "field 'city' holds a control character"),
     ],
 )
 def test_each_refusal_reason(fields, reason):
