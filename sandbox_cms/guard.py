@@ -33,9 +33,9 @@ _NATIONAL_ID_NAME = re.compile(
     r"|burgerservice|sofinummer|socialsecurity|social_security|nationalid|national_id"
     r"|citizenservice|citizen_service|personalidentity|personnummer"
 )
-# A run of nine digits (optionally written 1234.56.782 or 123 456 782) that stands alone.
+# Nine digits standing alone, optionally written 1234.56.782, 123.456.782 or 123 456 782.
 NINE_DIGITS = re.compile(
-    r"(?<![0-9A-Za-z])(\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3}|\d{9})(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z.])(\d{4}\.\d{2}\.\d{3}|\d{3}([ .])\d{3}\2\d{3}|\d{9})(?![0-9A-Za-z]|\.\d)"
 )
 
 
@@ -89,7 +89,7 @@ def passes_elfproef(value: str | int) -> bool:
 
 def possible_bsns(text: str) -> list[str]:
     """Nine-digit numbers in `text` that pass the 11-proof: each could be a BSN."""
-    return [m for m in NINE_DIGITS.findall(text) if passes_elfproef(m)]
+    return [m.group(1) for m in NINE_DIGITS.finditer(text) if passes_elfproef(m.group(1))]
 
 
 def email_domain(address: str) -> str | None:

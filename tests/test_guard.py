@@ -58,6 +58,9 @@ def test_elfproef():
     assert not passes_elfproef("000000000")
     assert not passes_elfproef("12345678")
     assert possible_bsns("ref 123456782, tel 0612345678, hash a123456782b") == ["123456782"]
+    assert possible_bsns("1234.56.782 / 111.222.333 / 111 222 333") == [
+        "1234.56.782", "111.222.333", "111 222 333"]
+    assert possible_bsns("111.222 333 and 1.123456782 and 123456782.5") == []
 
 
 @pytest.mark.parametrize("domain", ["example.com", "EXAMPLE.org", "shop.example.net",
