@@ -140,3 +140,19 @@ def test_faker_real_company_list_is_used():
 def test_all_reasons_of_one_record_are_reported():
     reasons = check_customer(customer(email="x@hotmail.com", iban="NL91ABNA0417164300", bsn="1"))
     assert len(reasons) == 3
+
+
+def test_every_generated_customer_passes_the_guard(db_path):
+    """The sandbox's own synthetic customers are exactly what the guard lets in."""
+    import sqlite3
+
+    from sandbox_cms.guard import CUSTOMER_FIELDS
+
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute(f"SELECT {', '.join(CUSTOMER_FIELDS)} FROM customers").fetchall()
+    conn.close()
+    assert len(rows) > 100
+    refused = {i: check_customer(dict(row)) for i, row in enumerate(rows)}
+    assert {i: r for i, r in refused.items() if r} == {}
+    assert any(row["iban"] for row in rows) and any(row["company"] for row in rows)
