@@ -63,3 +63,27 @@ class BackupError(SandboxError):
 
 class LocationError(SandboxError):
     """The storage locations or the adequacy list are malformed or missing."""
+
+
+class PolicyError(SandboxError):
+    """The processing register or the data categories in datasets/policy/ are malformed."""
+
+
+class UnknownPurpose(SandboxError):
+    """No purpose of that name in the processing register."""
+
+
+class PurposeViolation(SandboxError):
+    """Personal data was read or written outside the declared purpose (art. 5(1)(b)/(c))."""
+
+    def __init__(self, message: str, purpose: str | None = None, columns: tuple[str, ...] = ()):
+        self.purpose, self.columns = purpose, columns
+        super().__init__(message)
+
+
+class ClockError(SandboxError):
+    """The simulated clock was given a bad time, or asked to move backwards."""
+
+
+class ProcessingError(SandboxError):
+    """A processing context or action was misused (nested, closed, bad arguments)."""

@@ -1,0 +1,431 @@
+"""Purpose-bound access, enforced below the Python API by sqlite3's authorizer.
+
+SQLite asks the authorizer about every table and column a statement reads or writes while it
+compiles the statement, also through ``SELECT *``, joins, subqueries, views and triggers. The
+:class:`Gate` installed on a sandbox connection answers from precomputed sets:
+
+- outside any purpose, reading or writing a personal column is a violation;
+- inside a purpose (``with cms.processing("newsletter") as p``), a column the register does
+  not list for that purpose is a violation (purpose limitation 5(1)(b), minimisation 5(1)(c));
+- inserting or deleting rows of a table needs every personal column of it in the purpose
+  (a row is written or removed whole); schema changes (e.g. copying customers into a new
+  table) need a purpose as well and count as violations otherwise;
+- the CMS's own tables (audit log, meta, register) are never writable from outside, and
+  ATTACH is always refused: record mode lets privacy mistakes happen, not evidence vanish.
+
+In ``enforce`` mode a violation refuses the statement; in ``record`` mode it runs and the
+violation lands in the audit log. The callback only appends to lists; :class:`Processing`
+turns them into one audit entry per statement, buffered and written (hash-chained, one
+transaction) when the block ends, before any action, and every ``FLUSH_EVERY`` entries.
+
+Which customers a read was about (``row_ids`` of the audit entry): the values of a result
+column named ``customer_id``, or of ``id`` when the statement read ``customers.id`` and no
+other personal table's ``id``. Otherwise the entry records the number of rows only, with
+``"customer_ids": "unknown"``. Column values are never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sandbox_cms import audit
+from sandbox_cms.errors import ProcessingError, PurposeViolation
+from sandbox_cms.policy import Purpose, Register, schema_columns
+
+if TYPE_CHECKING:
+    from sandbox_cms.cms import Sandbox
+
+MODES = ("enforce", "record")
+FLUSH_EVERY = 256
+PROTECTED_TABLES = frozenset(
+    {"audit_log", "meta", "purposes", "retention_rules", "storage_locations", "provenance"}
+)
+_OK, _DENY = sqlite3.SQLITE_OK, sqlite3.SQLITE_DENY
+_READ, _SELECT = sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT
+_UPDATE, _INSERT, _DELETE = sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_DELETE
+_ALWAYS_REFUSED = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH})
+_SCHEMA_CHANGES = frozenset({
+    sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_DROP_TABLE,
+    sqlite3.SQLITE_DROP_TEMP_TABLE, sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_CREATE_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TRIGGER,
+    sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE,
+})
+_EMPTY: frozenset[str] = frozenset()
+
+Violation = tuple[str, str, str]  # (kind, table, column); kind: read, update, insert, ...
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one scope (a purpose, or none) may touch, precomputed for the authorizer."""
+
+    unreadable: dict[str, frozenset[str]]  # personal table -> columns this scope may not use
+    whole_rows_refused: frozenset[str]  # tables this scope may not insert into or delete from
+
+
+def rules_for(register: Register, purpose: Purpose | None) -> Rules:
+    allowed = purpose.columns if purpose else _EMPTY
+    unreadable: dict[str, frozenset[str]] = {}
+    for table, columns in schema_columns().items():
+        personal = {c for c in columns if f"{table}.{c}" in register.personal_columns}
+        if personal:
+            unreadable[table] = frozenset(c for c in personal if f"{table}.{c}" not in allowed)
+    refused = PROTECTED_TABLES | {t for t, cols in unreadable.items() if cols}
+    return Rules(unreadable, frozenset(refused))
+
+
+class Gate:
+    """The authorizer of one sandbox connection, with a stack of scopes."""
+
+    def __init__(self, conn: sqlite3.Connection, register: Register, mode: str) -> None:
+        if mode not in MODES:
+            raise ProcessingError(f"unknown mode {mode!r}: use 'enforce' or 'record'")
+        self.conn, self.register, self.mode = conn, register, mode
+        self.reads: list[tuple[str, str]] = []
+        self.writes: list[tuple[str, str, str | None]] = []
+        self.violations: list[Violation] = []
+        self._stack: list[Purpose | None] = [None]
+        self._rules: dict[str | None, Rules] = {}
+        self._lifted = 0
+        self._install()
+
+    @property
+    def purpose(self) -> Purpose | None:
+        return self._stack[-1]
+
+    def push(self, purpose: Purpose | None) -> None:
+        self._stack.append(purpose)
+        self._install()
+
+    def pop(self) -> None:
+        if len(self._stack) > 1:
+            self._stack.pop()
+        self._install()
+
+    @contextlib.contextmanager
+    def lifted(self) -> Iterator[None]:
+        """No checks inside: for the CMS's own reads and writes (audit log, clock, register)."""
+        self._lifted += 1
+        if self._lifted == 1:
+            self.conn.set_authorizer(None)
+        try:
+            yield
+        finally:
+            self._lifted -= 1
+            if self._lifted == 0:
+                self._install()
+
+    def take(self) -> tuple[list[tuple[str, str]], list, list[Violation]]:
+        """What the statements since the last call read, wrote and violated (then forget it)."""
+        taken = (self.reads[:], self.writes[:], self.violations[:])
+        self.reads.clear()
+        self.writes.clear()
+        self.violations.clear()
+        return taken
+
+    def _install(self) -> None:
+        # set_authorizer also expires every prepared statement, so a statement cached under
+        # another scope is compiled (and checked) again before it runs.
+        if self._lifted:
+            return
+        purpose = self.purpose
+        key = purpose.name if purpose else None
+        if key not in self._rules:
+            self._rules[key] = rules_for(self.register, purpose)
+        self.conn.set_authorizer(self._authorizer(self._rules[key]))
+
+    def _authorizer(self, rules: Rules) -> Callable[..., int]:
+        unreadable, refused_rows = rules.unreadable, rules.whole_rows_refused
+        refusal = _DENY if self.mode == "enforce" else _OK
+        add_read, add_write = self.reads.append, self.writes.append
+        add_violation = self.violations.append
+        protected = PROTECTED_TABLES
+
+        def authorize(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+            if action == _READ:
+                forbidden = unreadable.get(arg1)  # type: ignore[arg-type]
+                if forbidden is not None:
+                    add_read((arg1, arg2))
+                    if arg2 in forbidden:
+                        add_violation(("read", arg1, arg2))
+                        return refusal
+                return _OK
+            if action == _SELECT:
+                return _OK
+            if action == _UPDATE:
+                add_write(("update", arg1, arg2))
+                if arg1 in protected:
+                    add_violation(("update", arg1, arg2))
+                    return _DENY
+                if arg2 in unreadable.get(arg1, _EMPTY):  # type: ignore[arg-type]
+                    add_violation(("update", arg1, arg2))
+                    return refusal
+                return _OK
+            if action in (_INSERT, _DELETE):
+                kind = "insert" if action == _INSERT else "delete"
+                add_write((kind, arg1, None))
+                if arg1 in protected:
+                    add_violation((kind, arg1, "*"))
+                    return _DENY
+                if arg1 in refused_rows:
+                    add_violation((kind, arg1, "*"))
+                    return refusal
+                return _OK
+            if action in _SCHEMA_CHANGES:
+                add_violation(("schema", arg1 or "", arg2 or ""))
+                return refusal
+            if action in _ALWAYS_REFUSED:
+                add_violation(("attach", arg1 or "", ""))
+                return _DENY
+            return _OK
+
+        return authorize
+
+
+def violation_message(purpose: Purpose | None, violations: Sequence[Violation],
+                      register: Register) -> str:
+    """A message naming the purpose, the columns and the article."""
+    kinds = {kind for kind, _, _ in violations}
+    columns = sorted({f"{t}.{c}" for _, t, c in violations})
+    if kinds & {"attach"}:
+        return ("attaching another database is refused: it would bypass the processing"
+                " register (art. 30) and the audit log")
+    if any(t in PROTECTED_TABLES for _, t, _ in violations):
+        tables = sorted({t for _, t, _ in violations if t in PROTECTED_TABLES})
+        return (f"{', '.join(tables)} can only be changed by the CMS itself: the audit log is"
+                " append-only (accountability, art. 5(2))")
+    if kinds & {"schema"}:
+        where = f"purpose {purpose.name!r}" if purpose else "code outside any purpose"
+        return (f"{where} may not change the database schema ({', '.join(columns)}): a copy"
+                " of customer data is further processing (art. 5(1)(b), 6(4); CJEU C-77/21 Digi)")
+    verb = "read" if kinds <= {"read"} else "read or write"
+    if purpose is None:
+        return (f"reading personal data needs a declared purpose: {', '.join(columns)} was used"
+                " outside any purpose (purpose limitation, art. 5(1)(b); register, art. 30)."
+                " Use e.g. `with cms.processing('order_fulfilment') as p: p.query(...)`;"
+                f" purposes: {', '.join(sorted(register.purposes))}")
+    tables = sorted({c.partition(".")[0] for c in columns})
+    allowed = sorted(c for c in purpose.columns if c.partition(".")[0] in tables)
+    return (f"purpose {purpose.name!r} may not {verb} {', '.join(columns)}: the register does"
+            " not list it for this purpose (purpose limitation, art. 5(1)(b); data"
+            f" minimisation, art. 5(1)(c)). Allowed there: {', '.join(allowed) or 'nothing'}")
+
+
+def _customer_ids(names: Sequence[str], rows: Sequence[Sequence[Any]],
+                  reads: Iterable[tuple[str, str]]) -> list[int] | None:
+    if "customer_id" in names:
+        index = names.index("customer_id")
+    elif "id" in names and ("customers", "id") in reads and not any(
+            column == "id" and table != "customers" for table, column in reads):
+        index = names.index("id")
+    else:
+        return None
+    return [row[index] for row in rows if type(row[index]) is int]
+
+
+class Processing:
+    """``with cms.processing(purpose) as p``: read and act on personal data for one purpose."""
+
+    def __init__(self, sandbox: Sandbox, purpose: Purpose | None, actor: str = "learner") -> None:
+        self.sandbox, self.purpose, self.actor = sandbox, purpose, actor
+        self._pending: list[dict[str, Any]] = []
+        self._seen: dict[str, tuple[list, list, list]] = {}
+        self._active = False
+        self._now = ""
+
+    @property
+    def name(self) -> str | None:
+        return self.purpose.name if self.purpose else None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self.sandbox.connection
+
+    def __enter__(self) -> Processing:
+        if self._active:
+            raise ProcessingError("this processing block is already open")
+        self.sandbox._enter(self)
+        self._active = True
+        self._now = self.sandbox.clock.now().isoformat()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._collect_stray()
+            self.flush()
+        finally:
+            self._active = False
+            self.sandbox._exit(self)
+
+    def _check_open(self) -> None:
+        if not self._active:
+            raise ProcessingError(
+                "use the processing context in a with block: "
+                f"`with cms.processing({self.name!r}) as p: ...`"
+            )
+
+    def _time_changed(self, now: str) -> None:
+        self._now = now
+
+    # -- reading and writing with SQL ------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        """Run a SELECT (any SQL, checked column by column) and return the rows as dicts."""
+        self._check_open()
+        self._collect_stray()
+        gate = self.sandbox.gate
+        try:
+            cursor = self.connection.execute(sql, params)
+            rows = cursor.fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._refused(sql, exc)
+            raise
+        reads, writes, violations = self._statement(sql, gate.take())
+        names = [d[0] for d in cursor.description] if cursor.description else []
+        if reads or violations:
+            ids = _customer_ids(names, rows, reads)
+            self._log("read", reads, writes, violations, ids, len(rows))
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (),
+                customer_ids: Iterable[int] | None = None) -> int:
+        """Run a writing statement (checked like a query); return the number of rows changed.
+
+        Pass ``customer_ids`` to record whom the change was about.
+        """
+        self._check_open()
+        self._collect_stray()
+        try:
+            cursor = self.connection.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            self._refused(sql, exc)
+            raise
+        reads, writes, violations = self._statement(sql, self.sandbox.gate.take())
+        if reads or writes or violations:
+            ids = None if customer_ids is None else list(customer_ids)
+            self._log("write" if writes else "read", reads, writes, violations, ids,
+                      max(cursor.rowcount, 0))
+        return max(cursor.rowcount, 0)
+
+    def _statement(self, sql: str, taken: tuple[list, list, list]) -> tuple[list, list, list]:
+        # A statement Python's sqlite3 module cached is not compiled again, so the authorizer
+        # stays silent: reuse what it reported the first time in this scope.
+        if any(taken):
+            self._seen[sql] = taken
+            return taken
+        return self._seen.get(sql, taken)
+
+    def _refused(self, sql: str, exc: sqlite3.DatabaseError) -> None:
+        reads, writes, violations = self.sandbox.gate.take()
+        if not violations:
+            return
+        self._seen.pop(sql, None)
+        self._pending.append(self._entry(
+            "refused", sorted({f"{t}.{c}" for _, t, c in violations}), [],
+            {"kinds": sorted({k for k, _, _ in violations}),
+             "article": "5(1)(b), 5(1)(c)", "mode": self.sandbox.mode},
+        ))
+        message = violation_message(self.purpose, violations, self.sandbox.register)
+        raise PurposeViolation(
+            message, self.name, tuple(sorted({f"{t}.{c}" for _, t, c in violations}))
+        ) from exc
+
+    def _collect_stray(self) -> None:
+        """Log what statements run directly on the connection read since the last check."""
+        reads, writes, violations = self.sandbox.gate.take()
+        if reads or writes or violations:
+            self._log("read" if not writes else "write", reads, writes, violations, None, None,
+                      via="connection")
+
+    def _log(self, action: str, reads: list, writes: list, violations: list,
+             ids: list[int] | None, rows: int | None, via: str | None = None) -> None:
+        columns = {f"{t}.{c}" for t, c in reads}
+        columns.update(f"{t}.{c or '*'}" for _, t, c in writes)
+        detail: dict[str, Any] = {}
+        if rows is not None:
+            detail["rows"] = rows
+        if ids is None:
+            detail["customer_ids"] = "unknown"
+        if via:
+            detail["via"] = via
+        self._pending.append(self._entry(action, sorted(columns), ids or [], detail))
+        if violations:
+            self._pending.append(self._entry(
+                "violation", sorted({f"{t}.{c}" for _, t, c in violations}), ids or [],
+                {"kinds": sorted({k for k, _, _ in violations}),
+                 "article": "5(1)(b), 5(1)(c)", "mode": self.sandbox.mode},
+            ))
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def _entry(self, action: str, columns: list[str], ids: list[int],
+               detail: dict[str, Any] | None) -> dict[str, Any]:
+        tables = sorted({c.partition(".")[0] for c in columns})
+        return dict(at=self._now, actor=self.actor, purpose=self.name, action=action,
+                    table=",".join(tables) or None, columns=columns, row_ids=ids,
+                    detail=detail or None)
+
+    def flush(self) -> None:
+        """Write the buffered audit entries (hash-chained, one transaction)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            audit.append_many(self.connection, pending)
+
+    # -- checks the actions use --------------------------------------------------------------
+
+    def require(self, columns: Iterable[str], doing: str) -> list[str]:
+        """Refuse (enforce) or record (record mode) columns outside this purpose; return them."""
+        self._check_open()
+        needed = sorted(set(columns))
+        allowed = self.purpose.columns if self.purpose else _EMPTY
+        missing = [c for c in needed if c not in allowed]
+        if missing:
+            violations = [("read", *c.split(".", 1)) for c in missing]
+            message = violation_message(self.purpose, violations, self.sandbox.register)
+            detail = {"kinds": ["action"], "action": doing, "article": "5(1)(b), 5(1)(c)",
+                      "mode": self.sandbox.mode}
+            if self.sandbox.mode == "enforce":
+                self._pending.append(self._entry("refused", missing, [], detail))
+                self.flush()
+                raise PurposeViolation(f"{doing}: {message}", self.name, tuple(missing))
+            self._pending.append(self._entry("violation", missing, [], detail))
+        return missing
+
+    # -- actions (see sandbox_cms.actions) -------------------------------------------------
+
+    def send_mailing(self, customer_ids: Iterable[int], subject: str) -> int:
+        """Send a mailing to these customers; returns the mailing id."""
+        from sandbox_cms import actions
+
+        return actions.send_mailing(self, customer_ids, subject)
+
+    def share(self, recipient: str, customer_ids: Iterable[int], columns: Iterable[str]) -> int:
+        """Disclose these columns of these customers to a third party; returns rows recorded."""
+        from sandbox_cms import actions
+
+        return actions.share(self, recipient, customer_ids, columns)
+
+    def export(self, customer_ids: Iterable[int], columns: Iterable[str]) -> list[dict[str, Any]]:
+        """Hand these columns of these customers out of the CMS (one dict per customer)."""
+        from sandbox_cms import actions
+
+        return actions.export(self, customer_ids, columns)
+
+    def delete(self, table: str, ids: Iterable[int]) -> int:
+        """Delete rows of ``table`` by id; returns the number deleted."""
+        from sandbox_cms import actions
+
+        return actions.delete(self, table, ids)
+
+    def anonymise(self, customer_ids: Iterable[int]) -> int:
+        """Remove the identifying data from these customer records; returns how many."""
+        from sandbox_cms import actions
+
+        return actions.anonymise(self, customer_ids)
+
+    def __repr__(self) -> str:
+        return f"<Processing purpose={self.name!r} mode={self.sandbox.mode!r}>"

@@ -1,0 +1,268 @@
+"""The audit log: append-only and hash-chained, holding ids and column names, never values.
+
+Each entry stores when (simulated clock), who (actor), why (purpose), what (action, table,
+columns) and about whom (``row_ids``: the ids of the customers the entry is about, see
+docs/python-api.md), plus an optional ``detail`` dict. Its hash is
+``sha256(prev_hash + canonical JSON of the entry)``, so changing, removing or inserting an
+entry breaks the chain from there on. The number of entries and the last hash are also kept
+in ``meta`` (``audit_count``, ``audit_head``), written in the same transaction as the entry,
+so cutting entries off the end is evident too.
+
+The chain proves tampering only to someone who kept an earlier head (``AuditLog.head()``):
+whoever can rewrite the whole file can also recompute every hash. That limit is documented,
+not hidden.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox_cms import scope
+
+GENESIS = "0" * 64
+HEAD_KEY = "audit_head"
+COUNT_KEY = "audit_count"
+COLUMNS = ("seq", "at", "actor", "purpose", "action", "table_name", "columns", "row_ids",
+           "detail", "prev_hash", "hash")
+_INSERT_SQL = (
+    f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    at: str
+    actor: str
+    purpose: str | None
+    action: str
+    table: str | None
+    columns: tuple[str, ...]
+    row_ids: tuple[int, ...]
+    detail: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of :func:`verify`: ``ok``, how many entries, the first broken one, why."""
+
+    ok: bool
+    entries: int
+    first_broken: int | None
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(prev_hash: str, fields: Sequence[Any]) -> str:
+    """The hash of one entry: its stored fields (seq … detail) chained to the previous hash."""
+    return hashlib.sha256((prev_hash + _canonical(list(fields))).encode()).hexdigest()
+
+
+def _time(at: dt.datetime | dt.date | str) -> str:
+    if isinstance(at, dt.datetime):
+        return at.replace(microsecond=0).isoformat()
+    if isinstance(at, dt.date):
+        return dt.datetime(at.year, at.month, at.day).isoformat()
+    return str(at)
+
+
+def _ids(row_ids: Iterable[int] | None) -> list[int]:
+    ids = set()
+    for value in row_ids or ():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"audit row ids must be integers, not {value!r}")
+        ids.add(value)
+    return sorted(ids)
+
+
+def _head(conn: sqlite3.Connection) -> tuple[str, int]:
+    rows = dict(conn.execute(
+        "SELECT key, value FROM meta WHERE key IN (?, ?)", (HEAD_KEY, COUNT_KEY)
+    ).fetchall())
+    return rows.get(HEAD_KEY, GENESIS), int(rows.get(COUNT_KEY, 0))
+
+
+def append(
+    conn: sqlite3.Connection,
+    *,
+    at: dt.datetime | dt.date | str,
+    actor: str,
+    purpose: str | None,
+    action: str,
+    table: str | None,
+    columns: Iterable[str],
+    row_ids: Iterable[int] | None,
+    detail: dict[str, Any] | None = None,
+) -> int:
+    """Append one entry (in the caller's transaction, if any) and return its sequence number.
+
+    ``row_ids`` are customer ids; ``detail`` must hold no personal values (ids, counts and
+    column names are fine).
+    """
+    return append_many(conn, [dict(at=at, actor=actor, purpose=purpose, action=action,
+                                   table=table, columns=columns, row_ids=row_ids,
+                                   detail=detail)])[-1]
+
+
+def append_many(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> list[int]:
+    """Append several entries (keyword dicts as for :func:`append`) in one transaction."""
+    with scope.system(conn):
+        prev, count = _head(conn)
+        rows = []
+        for e in entries:
+            count += 1
+            fields = (
+                count, _time(e["at"]), str(e["actor"]), e.get("purpose"), str(e["action"]),
+                e.get("table"), _canonical(sorted(set(e.get("columns") or ()))),
+                _canonical(_ids(e.get("row_ids"))),
+                None if e.get("detail") is None else _canonical(e["detail"]),
+            )
+            digest = entry_hash(prev, fields)
+            rows.append((*fields, prev, digest))
+            prev = digest
+        if not rows:
+            return []
+        conn.executemany(_INSERT_SQL, rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [(HEAD_KEY, prev), (COUNT_KEY, str(count))],
+        )
+    return [row[0] for row in rows]
+
+
+def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verification:
+    """Walk the chain; name the first entry that was changed, removed or inserted."""
+    with scope.system(conn, write=False):
+        head, count = _head(conn)
+        cursor = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq")
+        prev, expected_seq, seen = GENESIS, 1, 0
+        for row in cursor:
+            seq, fields, prev_hash, digest = row[0], row[:9], row[9], row[10]
+            seen += 1
+            if seq != expected_seq:
+                if seq > count:
+                    return _broken(seen - 1, seq, f"entry {seq} was added behind the CMS's back"
+                                   f" (the CMS wrote {count} entries)")
+                if seq > expected_seq:
+                    return _broken(seen - 1, expected_seq, f"entry {expected_seq} is missing:"
+                                   f" the next entry found is {seq} (entries were deleted)")
+                return _broken(seen - 1, seq, f"entry {seq} is out of place (inserted)")
+            if prev_hash != prev:
+                broken = max(seq - 1, 1)
+                return _broken(seen - 1, broken, f"entry {broken} was rewritten or entry {seq}"
+                               f" inserted: entry {seq} does not link to the entry before it")
+            if entry_hash(prev, fields) != digest:
+                if seq > count:
+                    return _broken(seen - 1, seq, f"entry {seq} was added behind the CMS's back"
+                                   f" (the CMS wrote {count} entries)")
+                return _broken(seen - 1, seq, f"entry {seq} was changed after it was written"
+                               " (its content no longer matches its hash)")
+            prev, expected_seq = digest, expected_seq + 1
+    if seen != count or prev != head:
+        if seen < count:
+            return _broken(seen, seen + 1, f"the log ends at entry {seen}, but the CMS wrote"
+                           f" {count}: entries {seen + 1}..{count} were removed")
+        return _broken(seen, count + 1, f"the CMS wrote {count} entries but the log holds"
+                       f" {seen}: entries after {count} were added behind its back")
+    if expected_head is not None and expected_head != head:
+        return _broken(seen, None, "the whole log differs from the head you kept")
+    return Verification(True, seen, None, f"audit log intact: {seen} entries")
+
+
+def _broken(entries: int, seq: int | None, message: str) -> Verification:
+    return Verification(False, entries, seq, f"audit log broken: {message}")
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, str]:
+    """(number of entries, hash of the last): keep it elsewhere to detect a rewritten log."""
+    with scope.system(conn, write=False):
+        digest, count = _head(conn)
+    return count, digest
+
+
+def entries(
+    conn: sqlite3.Connection,
+    purpose: str | None = None,
+    customer_id: int | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[Entry]:
+    """Entries matching all the given filters, oldest first (or newest first)."""
+    where, params = [], []
+    if purpose is not None:
+        where.append("purpose = ?")
+        params.append(purpose)
+    if action is not None:
+        where.append("action = ?")
+        params.append(action)
+    if customer_id is not None:
+        where.append("EXISTS (SELECT 1 FROM json_each(audit_log.row_ids) WHERE value = ?)")
+        params.append(customer_id)
+    sql = f"SELECT {', '.join(COLUMNS)} FROM audit_log"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    with scope.system(conn, write=False):
+        rows = conn.execute(sql, params).fetchall()
+    return [_entry(row) for row in rows]
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    return Entry(
+        seq=row[0], at=row[1], actor=row[2], purpose=row[3], action=row[4], table=row[5],
+        columns=tuple(json.loads(row[6])), row_ids=tuple(json.loads(row[7])),
+        detail=None if row[8] is None else json.loads(row[8]), prev_hash=row[9], hash=row[10],
+    )
+
+
+class AuditLog:
+    """``cms.audit``: the audit log of one sandbox."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self._sandbox = sandbox
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        self._sandbox.flush()
+        return self._sandbox.connection
+
+    def append(self, *, actor: str = "cms", purpose: str | None, action: str,
+               table: str | None = None, columns: Iterable[str] = (),
+               row_ids: Iterable[int] | None = (), detail: dict[str, Any] | None = None,
+               at: dt.datetime | str | None = None) -> int:
+        """Append an entry at the sandbox clock's time (see :func:`append`)."""
+        conn = self._conn
+        return append(conn, at=at or self._sandbox.clock.now(), actor=actor, purpose=purpose,
+                      action=action, table=table, columns=columns, row_ids=row_ids, detail=detail)
+
+    def entries(self, purpose: str | None = None, customer_id: int | None = None,
+                action: str | None = None, limit: int | None = None,
+                newest_first: bool = False) -> list[Entry]:
+        return entries(self._conn, purpose, customer_id, action, limit, newest_first)
+
+    def verify(self, expected_head: str | None = None) -> Verification:
+        return verify(self._conn, expected_head)
+
+    def head(self) -> tuple[int, str]:
+        return head(self._conn)
+
+    def __len__(self) -> int:
+        return self.head()[0]

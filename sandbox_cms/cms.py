@@ -1,0 +1,217 @@
+"""The ``Sandbox`` facade: one open sandbox database with its register, clock and audit log.
+
+    from sandbox_cms import fresh_sandbox
+    cms = fresh_sandbox()                        # a private copy of the webshop scenario
+    with cms.processing("newsletter") as p:      # every read is checked and logged
+        rows = p.query("SELECT id, email FROM customers")
+    cms.audit.verify()
+
+``consent``, ``retention``, ``dsr`` and ``storage`` are provided by their own modules and
+created on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sandbox_cms import audit, scope
+from sandbox_cms.access import MODES, Gate, Processing
+from sandbox_cms.clock import Clock
+from sandbox_cms.errors import NotASandbox, ProcessingError
+from sandbox_cms.policy import Purpose, Register, default_register, install_policy
+
+REQUIRED_TABLES = ("meta", "customers", "purposes", "audit_log")
+
+
+class SandboxConnection(sqlite3.Connection):
+    """A sqlite3 connection that carries its purpose gate (``conn.gate``)."""
+
+    gate: Gate | None = None
+
+
+class Sandbox:
+    """An open sandbox CMS. Use :func:`open_sandbox` or :func:`fresh_sandbox` to get one."""
+
+    def __init__(self, path: str | Path, mode: str = "enforce") -> None:
+        if mode not in MODES:
+            raise ProcessingError(f"unknown mode {mode!r}: use 'enforce' or 'record'")
+        self.path = Path(path)
+        self.mode = mode
+        self.connection = _connect(self.path)
+        self._stack: list[Processing] = []
+        try:
+            self.register = _register_of(self.connection)
+            self.gate = Gate(self.connection, self.register, mode)
+        except BaseException:
+            self.connection.close()
+            raise
+        self.connection.gate = self.gate  # type: ignore[attr-defined]
+        self.clock = Clock(self.connection, lambda: scope.system(self.connection),
+                           self._clock_moved)
+        self.audit = audit.AuditLog(self)
+
+    # -- purposes -------------------------------------------------------------------------
+
+    def processing(self, purpose: str, actor: str = "learner") -> Processing:
+        """A context for processing personal data for one purpose of the register."""
+        return Processing(self, self.register.purpose(purpose), actor)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        """Run a query outside any purpose: fine for products and the register, refused
+        (or recorded) for personal data."""
+        with Processing(self, None, "learner") as p:
+            return p.query(sql, params)
+
+    @property
+    def purposes(self) -> dict[str, Purpose]:
+        return self.register.purposes
+
+    def flush(self) -> None:
+        """Write the audit entries that open processing blocks still hold."""
+        for processing in self._stack:
+            processing.flush()
+
+    def _enter(self, processing: Processing) -> None:
+        self._stack.append(processing)
+        self.gate.push(processing.purpose)
+
+    def _exit(self, processing: Processing) -> None:
+        if processing in self._stack:
+            self._stack.remove(processing)
+        self.gate.pop()
+
+    def _clock_moved(self, old: dt.datetime, new: dt.datetime) -> None:
+        audit.append(self.connection, at=new, actor="cms", purpose=None, action="clock",
+                     table="meta", columns=["meta.clock_now"], row_ids=[],
+                     detail={"from": old.isoformat(), "to": new.isoformat()})
+        for processing in self._stack:
+            processing._time_changed(new.isoformat())
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One atomic unit of work (re-entrant; inner levels are savepoints)."""
+        return scope.transaction(self.connection)
+
+    # -- the parts other modules provide --------------------------------------------------
+
+    @cached_property
+    def consent(self) -> Any:
+        from sandbox_cms.consent import ConsentLedger
+
+        return ConsentLedger(self)
+
+    @cached_property
+    def retention(self) -> Any:
+        from sandbox_cms.retention import RetentionSchedule
+
+        return RetentionSchedule(self)
+
+    @cached_property
+    def dsr(self) -> Any:
+        from sandbox_cms.dsr import DataSubjectRequests
+
+        return DataSubjectRequests(self)
+
+    @cached_property
+    def storage(self) -> Any:
+        from sandbox_cms.storage import Storage
+
+        return Storage(self)
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        """A value from the ``meta`` table (scenario, seed, clock_now, ...)."""
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def close(self) -> None:
+        """Write pending audit entries and close the database."""
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            self.flush()
+            self.connection.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.path} mode={self.mode!r}>"
+
+
+def _connect(path: Path) -> SandboxConnection:
+    if not path.is_file():
+        raise NotASandbox(
+            f"{path}: no such sandbox (build one with `sandbox-cms seed --db {path}`)"
+        )
+    try:
+        conn = sqlite3.connect(
+            f"file:{path.resolve()}?mode=rw", uri=True, isolation_level=None,
+            factory=SandboxConnection, check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise NotASandbox(f"{path}: cannot open it as a sandbox ({exc})") from None
+    try:
+        names = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )}
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NotASandbox(f"{path}: not a sandbox database ({exc})") from None
+    missing = [t for t in REQUIRED_TABLES if t not in names]
+    if missing:
+        conn.close()
+        raise NotASandbox(f"{path}: not a sandbox database (no table {', '.join(missing)})")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn  # type: ignore[return-value]
+
+
+def _register_of(conn: sqlite3.Connection) -> Register:
+    """The register stored in the sandbox (installed from datasets/ if it is still empty)."""
+    shipped = default_register()
+    rows = conn.execute(
+        "SELECT name, title, legal_ground, article, columns, retention, description FROM purposes"
+    ).fetchall()
+    if not rows:
+        with scope.system(conn):
+            install_policy(conn, shipped)
+        return shipped
+    purposes = {}
+    for name, title, ground, article, columns, retention, description in rows:
+        internal = name in shipped.purposes and shipped.purposes[name].internal
+        purposes[name] = Purpose(name, title, ground, article, frozenset(json.loads(columns)),
+                                 retention, description, internal)
+    return Register(purposes, shipped.categories, shipped.personal_columns,
+                    shipped.not_personal_tables)
+
+
+def open_sandbox(path: str | Path, mode: str = "enforce") -> Sandbox:
+    """Open an existing sandbox database (``mode``: "enforce" refuses, "record" logs)."""
+    return Sandbox(path, mode)
+
+
+def fresh_sandbox(
+    scenario: str = "webshop",
+    seed: int | None = None,
+    customers: int | None = None,
+    mode: str = "enforce",
+    path: str | Path | None = None,
+) -> Sandbox:
+    """A new private copy of a scenario's sandbox (in a temporary folder unless ``path``)."""
+    from sandbox_cms.build import fresh_copy
+
+    if path is None:
+        path = Path(tempfile.mkdtemp(prefix="sandbox-")) / f"{scenario}.db"
+    return Sandbox(fresh_copy(path, scenario=scenario, customers=customers, seed=seed), mode)
