@@ -1,0 +1,149 @@
+"""Latency of the web app's busiest pages over 100,000 customers, measured with ``wrk``.
+
+Starts the real server (``sandbox-cms serve``, waitress, 4 threads) on 127.0.0.1 against a
+freshly built 100,000-customer webshop sandbox and drives it with wrk (Debian package
+``wrk``; a Lua script prints the percentiles). Pages:
+
+- baseline: ``/healthz``, a static answer without the database, measured in the same run;
+- list: the customer list, random keyset pages (``?after=<id>``);
+- search: the customer search, random two-letter last-name prefixes;
+- record: a random customer's record opened under ``customer_service``.
+
+Each database page reads personal data inside a purpose, so it also appends a hash-chained
+audit entry (a write) per request: that cost is part of what is measured.
+Target: p95 under 50 ms for list, search and record. Ratios are against the baseline.
+
+Run: ``make bench`` or ``.venv/bin/python -m benchmarks.bench_web [--quick]``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.common import machine, report
+from sandbox_cms.build import build_sandbox
+
+CUSTOMERS = 100_000
+DURATION_S = 10
+CONNECTIONS = 4
+TARGET_P95_MS = 50.0
+PREFIXES = ["Ja", "de", "Ba", "Ko", "Vr", "Sm", "Mu", "Be", "Ho", "Wi", "va", "Pe", "Dr", "Kl"]
+
+LUA = r"""
+local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+math.randomseed(42)
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d errors=%d p50=%.3f p95=%.3f p99=%.3f rps=%.1f\n",
+    summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests / (summary.duration / 1e6)))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def paths_for(page: str, rng: random.Random, customers: int) -> list[str]:
+    if page == "baseline":
+        return ["/healthz"]
+    if page == "list":
+        return ["/customers"] + [f"/customers?after={rng.randrange(customers)}"
+                                 for _ in range(500)]
+    if page == "search":
+        return [f"/customers?q={p}" for p in PREFIXES]
+    if page == "record":
+        return [f"/customers/{rng.randrange(1, customers + 1)}?purpose=customer_service"
+                for _ in range(2000)]
+    raise ValueError(page)
+
+
+def run_wrk(base: str, paths: list[str], folder: Path, duration: int) -> dict[str, float]:
+    listing = folder / "paths.txt"
+    listing.write_text("\n".join(paths) + "\n")
+    script = folder / "bench.lua"
+    script.write_text(LUA)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "-s", str(script), base],
+        capture_output=True, text=True, check=True, env={**os.environ, "BENCH_PATHS": str(listing)})
+    match = re.search(r"RESULT (.*)", out.stdout)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    return {key: float(value) for key, value in
+            (item.split("=") for item in match.group(1).split())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in argv
+    duration = 3 if quick else DURATION_S
+    if shutil.which("wrk") is None:
+        print("bench_web: wrk is missing; install it with `apt-get install wrk`")
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        folder = Path(tmp)
+        db = folder / "sandbox.db"
+        build_sandbox(db, "webshop", customers=CUSTOMERS)
+        port = free_port()
+        script = Path(sys.executable).with_name("sandbox-cms")
+        server = subprocess.Popen(
+            [str(script), "serve", "--db", str(db), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(base + "/healthz")
+            rng = random.Random(7)
+            results = {}
+            for page in ("baseline", "list", "search", "record"):
+                paths = paths_for(page, rng, CUSTOMERS)
+                run_wrk(base, paths, folder, 1)  # warm-up
+                results[page] = run_wrk(base, paths, folder, duration)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    baseline = results["baseline"]["p95"]
+    lines = [f"{CUSTOMERS:,} customers; wrk -t1 -c{CONNECTIONS} -d{duration}s per page; "
+             f"waitress 4 threads; latencies in ms"]
+    for page, r in results.items():
+        verdict = "" if page == "baseline" else (
+            "  OK" if r["p95"] < TARGET_P95_MS else f"  OVER {TARGET_P95_MS:.0f} ms")
+        lines.append(
+            f"{page:<8} p50 {r['p50']:6.2f}  p95 {r['p95']:6.2f}  p99 {r['p99']:6.2f}  "
+            f"{r['rps']:7.1f} req/s  errors {r['errors']:.0f}  "
+            f"p95/baseline {r['p95'] / baseline:5.1f}x{verdict}")
+    report("web pages (p95 target 50 ms)", lines, machine())
+
+
+if __name__ == "__main__":
+    main()

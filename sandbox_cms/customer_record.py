@@ -1,0 +1,112 @@
+"""A customer record opened under a purpose: only that purpose's columns, each read audited.
+
+Opening a record always names a purpose from the register (art. 30). The record shows, per
+table about the customer, exactly the columns the purpose may use (purpose limitation, art.
+5(1)(b); data minimisation, art. 5(1)(c)); every read goes through
+``cms.processing(purpose)``, so the access is in the audit log with the customer's id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sandbox_cms import schema, scope
+from sandbox_cms.errors import SandboxError
+
+# Tables that hold rows about one customer, with the column that links them to the customer.
+RECORD_TABLES: dict[str, str] = {
+    "customers": "id",
+    "orders": "customer_id",
+    "invoices": "customer_id",
+    "consent_events": "customer_id",
+    "mailing_recipients": "customer_id",
+    "disclosures": "customer_id",
+}
+MAX_ROWS = 100  # per table; a record page is not an export
+
+
+class CustomerNotFound(SandboxError):
+    """No customer has this id."""
+
+
+class RecordNotCovered(SandboxError):
+    """The chosen purpose does not cover any data of a customer record."""
+
+
+@dataclass(frozen=True)
+class Section:
+    table: str
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    customer_id: int
+    purpose: Any  # the register's Purpose
+    sections: list[Section]
+
+
+@cache
+def table_columns() -> dict[str, tuple[str, ...]]:
+    """Column names per table, from the schema (no sandbox needed)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        schema.create_tables(conn)
+        return {table: tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+                for table in schema.TABLES}
+    finally:
+        conn.close()
+
+
+def purpose_columns(purpose: Any, table: str) -> tuple[str, ...]:
+    """The columns of ``table`` a purpose may use, in schema order ('table.*' means all)."""
+    allowed = set()
+    for item in purpose.columns:
+        name, _, column = item.partition(".")
+        if name == table:
+            allowed.add(column)
+    every = table_columns().get(table, ())
+    if "*" in allowed:
+        return every
+    return tuple(column for column in every if column in allowed)
+
+
+def customer_exists(cms: Any, customer_id: int) -> bool:
+    """Whether a customer with this id exists (the CMS's own check: no personal data is read)."""
+    conn = cms.connection
+    with scope.system(conn, write=False):
+        return conn.execute("SELECT 1 FROM customers WHERE id = ?", (customer_id,)).fetchone() \
+            is not None
+
+
+def open_record(cms: Any, customer_id: int, purpose_name: str) -> CustomerRecord:
+    """The record of one customer as ``purpose_name`` may see it.
+
+    Raises :class:`RecordNotCovered` when the purpose covers no customer data and
+    :class:`CustomerNotFound` when there is no such customer; an unknown purpose raises the
+    register's own error.
+    """
+    purpose = cms.register.purpose(purpose_name)
+    plan = {table: purpose_columns(purpose, table) for table in RECORD_TABLES}
+    if not plan["customers"]:
+        raise RecordNotCovered(
+            f"the purpose {purpose_name!r} covers no columns of the customers table, so a "
+            f"customer record cannot be opened under it (purpose limitation, art. 5(1)(b))")
+    sections = []
+    with cms.processing(purpose_name) as p:
+        for table, columns in plan.items():
+            if not columns:
+                continue
+            key = RECORD_TABLES[table]
+            order = next((c for c in ("id", "mailing_id") if c in columns), None)
+            rows = p.query(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ?"
+                f"{f' ORDER BY {order}' if order else ''} LIMIT {MAX_ROWS}", [customer_id])
+            if table == "customers" and not rows:
+                raise CustomerNotFound(f"there is no customer with id {customer_id}")
+            sections.append(Section(table, columns, rows))
+    return CustomerRecord(customer_id, purpose, sections)

@@ -1,0 +1,40 @@
+"""The shop front's checkout: an order with one separate, unticked box per consent purpose."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from sandbox_cms.shop import CUSTOMER_FIELDS, MAX_QUANTITY, consent_questions, place_order, products
+from sandbox_cms.web import inputs
+from sandbox_cms.web.sandbox import cms
+
+bp = Blueprint("shop", __name__)
+LABELS = {
+    "first_name": "First name", "last_name": "Last name", "email": "E-mail address",
+    "street": "Street", "house_number": "House number", "postcode": "Postcode", "city": "City",
+}
+MAX_LENGTH = {"house_number": 10, "postcode": 10}
+
+
+@bp.get("/shop")
+def checkout():
+    sandbox = cms()
+    return render_template("checkout.html", products=products(sandbox),
+                           questions=consent_questions(sandbox), fields=CUSTOMER_FIELDS,
+                           labels=LABELS, max_length=MAX_LENGTH, max_quantity=MAX_QUANTITY)
+
+
+@bp.post("/shop")
+def place():
+    form = request.form
+    customer = {name: inputs.text(form, name, label=LABELS[name],
+                                  max_length=MAX_LENGTH.get(name, inputs.MAX_TEXT))
+                for name in CUSTOMER_FIELDS}
+    sku = inputs.text(form, "product", max_length=40)
+    quantity = inputs.integer(form, "quantity", minimum=1, maximum=MAX_QUANTITY, default=1)
+    consents = form.getlist("consent")
+    if len(consents) > 20 or any(len(c) > 64 for c in consents):
+        abort(400, description="The consent boxes sent do not match the form.")
+    sandbox = cms()
+    receipt = place_order(sandbox, customer, sku, quantity, consents)
+    return render_template("receipt.html", receipt=receipt, questions=consent_questions(sandbox))
