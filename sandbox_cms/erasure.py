@@ -1,0 +1,246 @@
+"""Erasing customers: delete or unlink everything not under a legal duty, keep and report the rest.
+
+Used by data-subject erasure requests (art. 17) and by the retention schedule's "anonymise"
+action for customer accounts. For each customer, inside the caller's processing context and
+transaction:
+
+- **invoices** still inside the tax retention period are kept, reduced to what the duty needs
+  (number, date, amounts and the billing name and address printed on them) and unlinked from
+  the customer (``customer_id`` cleared); invoices whose period has run out are deleted;
+- **orders** behind a kept invoice stay as anonymous sales records (``customer_id`` cleared);
+  all other orders are deleted with their order lines;
+- **consent events**, **mailing receipts** and **disclosures** are deleted (the recipients of
+  disclosures are listed, so they can be told, art. 19);
+- earlier **data-subject requests** are unlinked, and the addresses in their **outbox** mails
+  cleared;
+- the **customer** row is deleted (a flag would not be erasure).
+
+The audit log is not touched: it holds ids and column names, never personal values. The
+report holds table names, row ids, column names and reasons: no identifying values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from sandbox_cms.moments import add_days
+
+# What an invoice keeps after its customer is erased: what AWR art. 52 needs of it.
+RETAINED_INVOICE_COLUMNS = (
+    "number", "issued_at", "order_id", "billing_name", "billing_street", "billing_postcode",
+    "billing_city", "amount_cents", "vat_cents",
+)
+CUSTOMER_COLUMNS = (
+    "first_name", "last_name", "email", "phone", "street", "house_number", "postcode", "city",
+    "country", "birth_date", "iban", "company", "created_at", "closed_at",
+)
+DEFAULT_INVOICE_REASON = (
+    "invoices must be kept for seven years (AWR art. 52(4), BW 2:10(3)); erasure does not "
+    "reach data kept for a legal obligation (art. 17(3)(b))"
+)
+BATCH = 400  # ids per IN (...) list
+
+
+class Db(Protocol):
+    """What erasure needs from a processing context: read rows, run a write."""
+
+    def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]: ...
+
+    def run(self, sql: str, params: Any = (), about: Iterable[int] | None = None) -> int: ...
+
+
+class ProcessingDb:
+    """Adapts a processing context (``cms.processing(...)``) to the :class:`Db` protocol.
+
+    Every statement goes through the context, so the purpose gate checks it and the audit
+    log records it; ``about`` names the customers a write concerns.
+    """
+
+    def __init__(self, processing: Any) -> None:
+        self.processing = processing
+
+    def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return self.processing.query(sql, params)
+
+    def run(self, sql: str, params: Any = (), about: Iterable[int] | None = None) -> int:
+        return self.processing.execute(sql, params, customer_ids=about)
+
+    def insert(self, table: str, values: dict[str, Any],
+               about: Iterable[int] | None = None) -> int:
+        """Insert one row; return its id."""
+        names = list(values)
+        self.run(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_marks(names)})",
+                 [values[n] for n in names], about)
+        return self.processing.connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class InvoiceRule:
+    """How long invoices are kept, and why (from the retention schedule)."""
+
+    period_days: int | None = 2557
+    reason: str = DEFAULT_INVOICE_REASON
+
+
+@dataclass(frozen=True)
+class RemovedItem:
+    """A row that was deleted, or anonymised by clearing the columns named."""
+
+    table: str
+    row_id: int
+    action: str  # 'deleted' or 'anonymised'
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RetainedItem:
+    """A row kept, with the columns that still hold data about the person and the reason."""
+
+    table: str
+    columns: tuple[str, ...]
+    row_id: int
+    reason: str
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure removed and what it kept (and why). Holds no identifying values."""
+
+    at: str
+    removed: list[RemovedItem] = field(default_factory=list)
+    retained: list[RetainedItem] = field(default_factory=list)
+    notify: list[str] = field(default_factory=list)  # recipients to tell (art. 19)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {
+            "at": self.at,
+            "removed": [asdict(item) for item in self.removed],
+            "retained": [asdict(item) for item in self.retained],
+            "notify": list(self.notify),
+        }
+
+    def counts(self) -> dict[str, int]:
+        """Removed rows per table and action, e.g. ``{'customers deleted': 1}``."""
+        result: dict[str, int] = {}
+        for item in self.removed:
+            key = f"{item.table} {item.action}"
+            result[key] = result.get(key, 0) + 1
+        return result
+
+    def lines(self) -> list[str]:
+        """The report as readable lines (for the CLI)."""
+        out = [f"erasure at {self.at}"]
+        out += [f"removed: {n} {what}" for what, n in sorted(self.counts().items())]
+        out += [
+            f"retained: {item.table} #{item.row_id} ({', '.join(item.columns)}): {item.reason}"
+            for item in self.retained
+        ]
+        if self.notify:
+            out.append("tell these recipients about the erasure (art. 19): "
+                       + ", ".join(self.notify))
+        return out
+
+
+def erase_customers(db: Db, customer_ids: Iterable[int], at: str,
+                    invoices: InvoiceRule = InvoiceRule()) -> ErasureReport:
+    """Erase the given customers (see the module docstring); return what was done."""
+    report = ErasureReport(at=at)
+    ids = sorted(set(customer_ids))
+    recipients: set[str] = set()
+    for start in range(0, len(ids), BATCH):
+        _erase_batch(db, ids[start:start + BATCH], at, invoices, report, recipients)
+    report.notify = sorted(recipients)
+    return report
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _erase_batch(db: Db, ids: list[int], at: str, rule: InvoiceRule, report: ErasureReport,
+                 recipients: set[str]) -> None:
+    m = _marks(ids)
+    # Invoices: keep those the tax duty still covers, unlinked; delete the rest.
+    kept_orders: set[int] = set()
+    keep, drop = [], []
+    for row in db.rows(f"SELECT id, order_id, issued_at FROM invoices WHERE customer_id IN ({m})",
+                       ids):
+        expired = (rule.period_days is not None
+                   and add_days(row["issued_at"], rule.period_days) <= at)
+        (drop if expired else keep).append(row["id"])
+        if not expired and row["order_id"] is not None:
+            kept_orders.add(row["order_id"])
+    if keep:
+        db.run(f"UPDATE invoices SET customer_id = NULL WHERE id IN ({_marks(keep)})", keep, ids)
+        report.retained += [
+            RetainedItem("invoices", RETAINED_INVOICE_COLUMNS, i, rule.reason) for i in keep
+        ]
+    _delete(db, report, "invoices", drop, ids)
+
+    # Orders: those behind a kept invoice stay as anonymous sales records.
+    orders = [r["id"] for r in db.rows(f"SELECT id FROM orders WHERE customer_id IN ({m})", ids)]
+    unlink = [o for o in orders if o in kept_orders]
+    gone = [o for o in orders if o not in kept_orders]
+    if unlink:
+        db.run(f"UPDATE orders SET customer_id = NULL WHERE id IN ({_marks(unlink)})", unlink, ids)
+        report.removed += [RemovedItem("orders", o, "anonymised", ("customer_id",)) for o in unlink]
+    if gone:
+        items = [r["id"] for r in db.rows(
+            f"SELECT id FROM order_items WHERE order_id IN ({_marks(gone)})", gone)]
+        _delete(db, report, "order_items", items, ids)
+        _delete(db, report, "orders", gone, ids)
+
+    # Consent events, mailing receipts, disclosures: deleted.
+    events = [r["id"] for r in db.rows(
+        f"SELECT id FROM consent_events WHERE customer_id IN ({m})", ids)]
+    _delete(db, report, "consent_events", events, ids)
+    received = db.rows(
+        f"SELECT mailing_id FROM mailing_recipients WHERE customer_id IN ({m})", ids)
+    if received:
+        db.run(f"DELETE FROM mailing_recipients WHERE customer_id IN ({m})", ids, ids)
+        report.removed += [
+            RemovedItem("mailing_recipients", r["mailing_id"], "deleted",
+                        ("mailing_id", "customer_id"))
+            for r in received
+        ]
+    shared = db.rows(f"SELECT id, recipient FROM disclosures WHERE customer_id IN ({m})", ids)
+    recipients.update(r["recipient"] for r in shared)
+    _delete(db, report, "disclosures", [r["id"] for r in shared], ids)
+
+    # Earlier requests: unlinked; the addresses their mails went to, cleared.
+    requests = [r["id"] for r in db.rows(
+        f"SELECT id FROM dsr_requests WHERE customer_id IN ({m})", ids)]
+    if requests:
+        rm = _marks(requests)
+        db.run(f"UPDATE dsr_requests SET customer_id = NULL WHERE id IN ({rm})", requests, ids)
+        report.removed += [
+            RemovedItem("dsr_requests", r, "anonymised", ("customer_id",)) for r in requests
+        ]
+        mails = [r["id"] for r in db.rows(
+            f"SELECT id FROM dsr_outbox WHERE request_id IN ({rm}) AND to_address IS NOT NULL",
+            requests)]
+        if mails:
+            db.run(f"UPDATE dsr_outbox SET to_address = NULL WHERE id IN ({_marks(mails)})", mails,
+                   ids)
+            report.removed += [
+                RemovedItem("dsr_outbox", i, "anonymised", ("to_address",)) for i in mails
+            ]
+
+    # Finally the customer record itself.
+    found = [r["id"] for r in db.rows(f"SELECT id FROM customers WHERE id IN ({m})", ids)]
+    if found:
+        db.run(f"DELETE FROM customers WHERE id IN ({_marks(found)})", found, found)
+        report.removed += [
+            RemovedItem("customers", i, "deleted", CUSTOMER_COLUMNS) for i in found
+        ]
+
+
+def _delete(db: Db, report: ErasureReport, table: str, row_ids: list[int],
+            about: list[int]) -> None:
+    for start in range(0, len(row_ids), BATCH):
+        chunk = row_ids[start:start + BATCH]
+        db.run(f"DELETE FROM {table} WHERE id IN ({_marks(chunk)})", chunk, about)
+    report.removed += [RemovedItem(table, i, "deleted", ("*",)) for i in row_ids]

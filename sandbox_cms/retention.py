@@ -1,0 +1,304 @@
+"""The retention schedule: what is due for deletion or anonymisation at a moment, and why.
+
+The rules are data (``datasets/policy/retention.toml``, copied into the sandbox's
+``retention_rules`` table when it is built). Each rule names a category (what it covers), the
+event its period runs from, the period in days, the action and the legal reason. This module
+knows, per category, which rows it covers and how to find the date of the event; it reads
+the rules from the sandbox, so a changed rule there changes what is due.
+
+``due(at)`` lists every row whose period has run out at ``at`` (default: the sandbox clock);
+``apply()`` carries the list out at the clock's time, in one transaction, and reports it.
+Deleting by a schedule is storage limitation in practice (art. 5(1)(e)).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sandbox_cms.erasure import Db, ErasureReport, InvoiceRule, ProcessingDb, erase_customers
+from sandbox_cms.errors import RetentionError
+from sandbox_cms.moments import Moment, add_days, to_iso
+from sandbox_cms.scope import transaction
+
+if TYPE_CHECKING:
+    from sandbox_cms.cms import Sandbox
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "datasets" / "policy" / "retention.toml"
+PURPOSE = "retention_enforcement"
+ACTIONS = ("delete", "anonymise")
+
+
+@dataclass(frozen=True)
+class Category:
+    """What a category of the schedule covers: a table, the events it may run from, actions."""
+
+    table: str
+    events: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+CATEGORIES: dict[str, Category] = {
+    "invoice": Category("invoices", ("invoice_date",), ("delete",)),
+    "customer_account": Category(
+        "customers", ("last_order_or_warranty_end", "account_closure"), ("anonymise",)),
+    "newsletter_history": Category("mailing_recipients", ("consent_withdrawal",), ("delete",)),
+    "antipiracy_sharing": Category("disclosures", ("disclosure_date",), ("delete",)),
+    "consent_proof": Category("consent_events", ("consent_withdrawal",), ("delete",)),
+}
+
+# The latest event per customer (and purpose) up to :at, as a derived table.
+_LATEST_EVENT = """
+    SELECT customer_id, purpose, event, at FROM (
+        SELECT customer_id, purpose, event, at,
+               ROW_NUMBER() OVER (PARTITION BY customer_id, purpose
+                                  ORDER BY at DESC, id DESC) AS rank
+        FROM consent_events WHERE at <= :at {purpose_filter}
+    ) WHERE rank = 1"""
+
+# (category, runs_from) -> SQL giving row_id, customer_id, since for rows whose event lies
+# on or before :cutoff (= at minus the period).
+_DUE_SQL: dict[tuple[str, str], str] = {
+    ("invoice", "invoice_date"): """
+        SELECT id AS row_id, customer_id, issued_at AS since FROM invoices
+        WHERE issued_at <= :cutoff""",
+    ("customer_account", "account_closure"): """
+        SELECT id AS row_id, id AS customer_id, closed_at AS since FROM customers
+        WHERE closed_at IS NOT NULL AND closed_at <= :cutoff""",
+    ("customer_account", "last_order_or_warranty_end"): """
+        SELECT row_id, customer_id, since FROM (
+            SELECT c.id AS row_id, c.id AS customer_id,
+                   MAX(c.created_at, COALESCE(o.last_order, ''), COALESCE(w.warranty_end, ''))
+                       AS since
+            FROM customers AS c
+            LEFT JOIN (SELECT customer_id, MAX(ordered_at) AS last_order FROM orders
+                       WHERE customer_id IS NOT NULL GROUP BY customer_id) AS o
+                   ON o.customer_id = c.id
+            LEFT JOIN (SELECT r.customer_id,
+                              MAX(strftime('%Y-%m-%dT%H:%M:%S', r.ordered_at,
+                                           '+' || p.warranty_months || ' months'))
+                                  AS warranty_end
+                       FROM orders AS r
+                       JOIN order_items AS i ON i.order_id = r.id
+                       JOIN products AS p ON p.id = i.product_id
+                       WHERE r.customer_id IS NOT NULL AND r.status != 'cancelled'
+                         AND p.warranty_months > 0
+                       GROUP BY r.customer_id) AS w
+                   ON w.customer_id = c.id
+        ) WHERE since <= :cutoff""",
+    ("newsletter_history", "consent_withdrawal"): f"""
+        SELECT r.mailing_id AS row_id, r.customer_id, l.at AS since
+        FROM mailing_recipients AS r
+        JOIN mailings AS m ON m.id = r.mailing_id
+        JOIN ({_LATEST_EVENT.format(purpose_filter="AND purpose = 'newsletter'")}) AS l
+          ON l.customer_id = r.customer_id
+        WHERE m.purpose = 'newsletter' AND l.event = 'withdrawn' AND l.at <= :cutoff""",
+    ("antipiracy_sharing", "disclosure_date"): """
+        SELECT id AS row_id, customer_id, at AS since FROM disclosures
+        WHERE purpose = 'antipiracy_sharing' AND at <= :cutoff""",
+    ("consent_proof", "consent_withdrawal"): f"""
+        SELECT e.id AS row_id, e.customer_id, l.at AS since
+        FROM consent_events AS e
+        JOIN ({_LATEST_EVENT.format(purpose_filter="")}) AS l
+          ON l.customer_id = e.customer_id AND l.purpose = e.purpose
+        WHERE l.event = 'withdrawn' AND l.at <= :cutoff AND e.at <= l.at""",
+}
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One rule of the schedule."""
+
+    name: str
+    category: str
+    period_days: int
+    runs_from: str
+    action: str
+    legal_reason: str
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One row whose retention period has run out, and why."""
+
+    rule: str
+    table: str
+    row_id: int
+    customer_id: int | None
+    runs_from: str  # the event the period runs from
+    since: str  # when that event happened
+    due: str  # since + period
+    action: str
+    reason: str
+
+
+@dataclass
+class RetentionReport:
+    """What ``apply`` did: the items carried out and the erasure report for anonymised accounts."""
+
+    at: str
+    done: list[DueItem] = field(default_factory=list)
+    erasure: ErasureReport | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Rows handled per rule."""
+        result: dict[str, int] = {}
+        for item in self.done:
+            result[item.rule] = result.get(item.rule, 0) + 1
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "done": [asdict(item) for item in self.done],
+            "erasure": self.erasure.to_dict() if self.erasure else None,
+        }
+
+
+def validate_rule(raw: dict[str, Any], where: str) -> RetentionRule:
+    """Check one rule (a dict as in the TOML file or the table); errors start with ``where``."""
+    values = {}
+    for key in ("name", "category", "runs_from", "action", "legal_reason"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise RetentionError(f"{where}: key '{key}' must be a non-empty string")
+        values[key] = " ".join(value.split()) if key == "legal_reason" else value.strip()
+    period = raw.get("period_days")
+    if isinstance(period, bool) or not isinstance(period, int) or period < 0:
+        raise RetentionError(f"{where}: key 'period_days' must be a whole number of days >= 0")
+    category = CATEGORIES.get(values["category"])
+    if category is None:
+        raise RetentionError(
+            f"{where}: key 'category' is {values['category']!r}, not one of "
+            f"{', '.join(CATEGORIES)}")
+    if values["runs_from"] not in category.events:
+        raise RetentionError(
+            f"{where}: key 'runs_from' is {values['runs_from']!r}; category "
+            f"{values['category']!r} runs from {', '.join(category.events)}")
+    if values["action"] not in category.actions:
+        raise RetentionError(
+            f"{where}: key 'action' is {values['action']!r}; category {values['category']!r} "
+            f"allows {', '.join(category.actions)}")
+    return RetentionRule(period_days=period, **values)
+
+
+def load_rules(path: str | Path = RULES_FILE) -> list[RetentionRule]:
+    """Read and validate a retention schedule file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise RetentionError(f"{path}: file is missing") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RetentionError(f"{path}: not valid TOML: {exc}") from None
+    entries = data.get("rules")
+    if not isinstance(entries, list) or not entries:
+        raise RetentionError(f"{path}: key 'rules' must be a non-empty list of [[rules]]")
+    rules, names = [], set()
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise RetentionError(f"{path}: rules #{number} must be a table")
+        rule = validate_rule(entry, f"{path}: rules #{number} ({entry.get('name', '?')})")
+        if rule.name in names:
+            raise RetentionError(f"{path}: rules #{number}: the name {rule.name!r} is used twice")
+        names.add(rule.name)
+        rules.append(rule)
+    return rules
+
+
+class RetentionSchedule:
+    """``cms.retention``: the schedule of a sandbox, what is due, and carrying it out."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._cms = sandbox
+
+    def rules(self) -> list[RetentionRule]:
+        """The rules installed in the sandbox, validated."""
+        rows = self._cms.connection.execute(
+            "SELECT name, category, period_days, runs_from, action, legal_reason "
+            "FROM retention_rules ORDER BY rowid").fetchall()
+        keys = ("name", "category", "period_days", "runs_from", "action", "legal_reason")
+        return [validate_rule(dict(zip(keys, row, strict=True)), f"retention_rules '{row[0]}'")
+                for row in rows]
+
+    def invoice_rule(self) -> InvoiceRule:
+        """How long invoices are kept (for erasure); the default if the schedule has no rule."""
+        for rule in self.rules():
+            if rule.category == "invoice":
+                return InvoiceRule(rule.period_days, rule.legal_reason)
+        return InvoiceRule()
+
+    def due(self, at: Moment | None = None) -> list[DueItem]:
+        """Every row due at ``at`` (default: now), oldest due date first."""
+        moment = to_iso(at) if at is not None else to_iso(self._cms.clock.now())
+        with self._cms.processing(PURPOSE, actor="retention") as p:
+            return self._due(ProcessingDb(p), moment)
+
+    def apply(self, at: Moment | None = None) -> RetentionReport:
+        """Carry out what is due now; ``at`` may only name the clock's current time."""
+        now = to_iso(self._cms.clock.now())
+        moment = to_iso(at) if at is not None else now
+        if moment != now:
+            raise RetentionError(
+                f"retention runs at the sandbox clock's time ({now}), not at {moment}: move the "
+                "clock first (cms.clock.set), or use due(at=...) to look ahead")
+        invoices = self.invoice_rule()
+        with self._cms.processing(PURPOSE, actor="retention") as p, transaction(p.connection):
+            db = ProcessingDb(p)
+            items = self._due(db, moment)
+            report = RetentionReport(at=moment, done=items)
+            for rule in self.rules():
+                mine = [i for i in items if i.rule == rule.name]
+                if mine:
+                    self._carry_out(db, rule, mine, moment, invoices, report)
+                    self._cms.audit.append(
+                        actor="retention", purpose=PURPOSE, action=rule.action,
+                        table=CATEGORIES[rule.category].table,
+                        row_ids=sorted({i.customer_id for i in mine if i.customer_id is not None}),
+                        detail={"rule": rule.name, "rows": len(mine)})
+        return report
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _due(self, db: Db, moment: str) -> list[DueItem]:
+        found: dict[tuple[str, int, int | None], DueItem] = {}
+        for rule in self.rules():
+            sql = _DUE_SQL[(rule.category, rule.runs_from)]
+            cutoff = add_days(moment, -rule.period_days)
+            table = CATEGORIES[rule.category].table
+            for row in db.rows(sql, {"cutoff": cutoff, "at": moment}):
+                item = DueItem(rule.name, table, row["row_id"], row["customer_id"],
+                               rule.runs_from, row["since"],
+                               add_days(row["since"], rule.period_days), rule.action,
+                               rule.legal_reason)
+                key = (table, item.row_id, item.customer_id)
+                if key not in found or item.due < found[key].due:
+                    found[key] = item
+        return sorted(found.values(), key=lambda i: (i.due, i.table, i.row_id))
+
+    @staticmethod
+    def _carry_out(db: Db, rule: RetentionRule, items: list[DueItem], moment: str,
+                   invoices: InvoiceRule, report: RetentionReport) -> None:
+        if rule.category == "customer_account":
+            erased = erase_customers(db, [i.row_id for i in items], moment, invoices)
+            if report.erasure is None:
+                report.erasure = erased
+            else:
+                report.erasure.removed += erased.removed
+                report.erasure.retained += erased.retained
+                report.erasure.notify = sorted(set(report.erasure.notify) | set(erased.notify))
+            return
+        if rule.category == "newsletter_history":
+            for item in items:
+                db.run("DELETE FROM mailing_recipients WHERE mailing_id = ? AND customer_id = ?",
+                       (item.row_id, item.customer_id), [item.customer_id])
+            return
+        table = CATEGORIES[rule.category].table
+        for start in range(0, len(items), 400):
+            chunk = items[start:start + 400]
+            db.run(f"DELETE FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
+                   [i.row_id for i in chunk],
+                   sorted({i.customer_id for i in chunk if i.customer_id is not None}))
