@@ -24,9 +24,18 @@ from faker import Faker
 
 from benchmarks.common import machine, report
 from sandbox_cms import schema
-from sandbox_cms.build import BULK_PRAGMAS, INSERT_SQL, build_sandbox, fresh_copy, template_path
+from sandbox_cms.build import BULK_PRAGMAS, build_sandbox, fresh_copy, template_path
 
-INVOICE_INSERT = f"INSERT INTO invoices VALUES ({', '.join('?' * 12)})"
+INSERT_SQL = {
+    name: f"INSERT INTO {name} VALUES ({', '.join('?' * width)})"
+    for name, width in {
+        "customers": 16,
+        "orders": 6,
+        "order_items": 5,
+        "invoices": 12,
+        "consent_events": 9,
+    }.items()
+}
 NAIVE_CUSTOMERS = 3_000
 FAST_CUSTOMERS = 200_000
 MILLION = 1_000_000
@@ -89,7 +98,7 @@ def naive(path: Path, customers: int) -> float:
             )
             invoice_id += 1
             conn.execute(
-                INVOICE_INSERT,
+                INSERT_SQL["invoices"],
                 (
                     invoice_id,
                     f"N-{invoice_id}",

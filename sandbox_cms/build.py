@@ -10,23 +10,21 @@ a test gets a clean sandbox in milliseconds instead of regenerating it.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import faker
 
-from sandbox_cms import __version__, schema
+from sandbox_cms import __version__, parts, schema
 from sandbox_cms.errors import SandboxExists
 from sandbox_cms.scenario import Scenario, load_scenario
-from sandbox_cms.synth import INVOICES_SQL, Chunk, generate
+from sandbox_cms.synth import INVOICES_SQL
 
 GENERATOR_VERSION = f"sandbox_cms {__version__}; faker {faker.VERSION}"
 DEFAULT_SCENARIO = "webshop"
@@ -38,16 +36,6 @@ BULK_PRAGMAS = (
     "PRAGMA cache_size = -200000",
     "PRAGMA temp_store = MEMORY",
 )
-INSERT_SQL = {
-    name: f"INSERT INTO {name} VALUES ({', '.join('?' * width)})"
-    for name, width in {
-        "customers": 16,
-        "orders": 6,
-        "order_items": 5,
-        "consent_events": 9,
-    }.items()
-}
-
 PARALLEL_FROM = 50_000  # customers; below this a second process costs more than it saves
 Progress = Callable[[int], None]  # called with the number of customers just written
 
@@ -102,13 +90,16 @@ def _write(path: Path, spec: Scenario, progress: Progress | None) -> dict[str, i
         conn.execute("BEGIN")
         schema.create_tables(conn)
         _write_fixed_rows(conn, spec)
-        counts = dict.fromkeys(INSERT_SQL, 0)
-        for chunk in _chunks(spec):
-            for table, table_rows in chunk.tables().items():
-                conn.executemany(INSERT_SQL[table], table_rows)
-                counts[table] += len(table_rows)
-            if progress:
-                progress(len(chunk.customers))
+        conn.execute("COMMIT")  # ATTACH (below) is not allowed inside a transaction
+        counts = dict.fromkeys(parts.TABLES, 0)
+        workers = 0 if spec.customers < PARALLEL_FROM else min(2, os.cpu_count() or 1)
+        with tempfile.TemporaryDirectory(prefix=".parts-", dir=path.parent) as folder:
+            for part in parts.make_parts(spec, Path(folder), workers):
+                customers = parts.copy_part(conn, part, counts)
+                part.unlink()
+                if progress:
+                    progress(customers)
+        conn.execute("BEGIN")
         counts["invoices"] = conn.execute(INVOICES_SQL).rowcount
         schema.create_indexes(conn)
         from sandbox_cms.policy import install_policy  # late: the register builds on this
@@ -120,52 +111,6 @@ def _write(path: Path, spec: Scenario, progress: Progress | None) -> dict[str, i
         return counts
     finally:
         conn.close()
-
-
-def _chunks(spec: Scenario) -> Iterator[Chunk]:
-    """The scenario's chunks; for large builds generated in a second process.
-
-    The generator is single-threaded Python and insertion is mostly C, so on a machine
-    with two cores the child generates the next chunks while this process inserts. One
-    generator runs either way, in the same order: the database is identical.
-    """
-    if spec.customers < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        yield from generate(spec)
-        return
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_generate_into, args=(spec, sender), daemon=True)
-    child.start()
-    sender.close()
-    try:
-        while True:
-            try:
-                item = receiver.recv()
-            except EOFError:
-                raise RuntimeError("the generator process stopped unexpectedly") from None
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        child.join()
-    finally:
-        if child.is_alive():
-            child.terminate()
-            child.join()
-        receiver.close()
-
-
-def _generate_into(spec: Scenario, sender: Connection) -> None:
-    """Child process: send each chunk, then None (or the exception that stopped it)."""
-    try:
-        for chunk in generate(spec):
-            sender.send(chunk)
-        sender.send(None)
-    except Exception as exc:  # handed to the parent, which raises it
-        sender.send(exc)
-    finally:
-        sender.close()
 
 
 def _write_fixed_rows(conn: sqlite3.Connection, spec: Scenario) -> None:

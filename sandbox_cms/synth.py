@@ -71,15 +71,13 @@ def build_pools(seed: int) -> dict[str, list[str]]:
     return pools
 
 
-# Every order that was not cancelled has one invoice, numbered per year in order of time.
+# Every order that was not cancelled has one invoice, numbered "<year>-<order number>".
 # Derived in SQL after the bulk load: no Python objects, and the billing details are the
 # customer's at the time of the order.
 INVOICES_SQL = f"""
 INSERT INTO invoices
-SELECT row_number() OVER (ORDER BY o.ordered_at, o.id),
-       substr(o.ordered_at, 1, 4) || '-' || printf('%06d', row_number() OVER (
-           PARTITION BY substr(o.ordered_at, 1, 4) ORDER BY o.ordered_at, o.id)),
-       o.id, c.id, substr(o.ordered_at, 1, 10),
+SELECT o.id, substr(o.ordered_at, 1, 4) || '-' || printf('%07d', o.id), o.id, c.id,
+       substr(o.ordered_at, 1, 10),
        coalesce(c.company, c.first_name || ' ' || c.last_name),
        c.street || ' ' || c.house_number, c.postcode, c.city,
        o.total_cents,
@@ -87,7 +85,6 @@ SELECT row_number() OVER (ORDER BY o.ordered_at, o.id),
        o.provenance_id
 FROM orders o JOIN customers c ON c.id = o.customer_id
 WHERE o.status != 'cancelled'
-ORDER BY o.ordered_at, o.id
 """
 
 
@@ -123,61 +120,70 @@ class _Calendar:
         return self.days[second // 86400]
 
 
-def generate(scenario: Scenario) -> Iterator[Chunk]:
-    """Yield the scenario's customers with their orders and consents, in chunks.
+class ChunkGenerator:
+    """Makes chunk ``k`` of a scenario: customers ``k * CHUNK_SIZE + 1`` onwards.
 
-    Invoices follow from orders: :data:`INVOICES_SQL` derives them inside SQLite.
-
-    Chunks are :data:`CHUNK_SIZE` customers; the size is part of the output's identity
-    (some columns are drawn a chunk at a time), so it is a constant.
+    Each chunk draws from its own ``random.Random`` seeded with the scenario's seed and the
+    chunk number, so chunks can be made in any order, in several processes, and still give
+    the same rows. Customer ids are global; order, order line and consent event ids are
+    local to the chunk (1, 2, ...): the builder adds the running offsets when it copies a
+    chunk into the database.
     """
-    chunk_size = CHUNK_SIZE
-    rng = random.Random(scenario.seed)
-    pools = build_pools(scenario.seed)
-    firsts, lasts = pools["first_name"], pools["last_name"]
-    streets, cities = pools["street_name"], pools["city"]
-    cal = _Calendar(scenario.start, scenario.now)
-    order_span = (scenario.end - scenario.start).days * 86400 + 86399
-    now_second = cal.seconds - 1
-    products = [(i + 1, p.price_cents) for i, p in enumerate(scenario.products)]
-    texts = sorted(scenario.consent_texts, key=lambda t: t.published_at)
-    questions = [
-        (
-            q,
-            list(q.methods),
-            _cumulative(list(q.methods.values())),
-            [
-                ((t.published_at - scenario.start).days * 86400, t.version)
-                for t in texts
-                if t.purpose == q.purpose
-            ],
-        )
-        for q in scenario.consents
-    ]
-    random_, choices = rng.random, rng.choices
-    slugs = {name: _slug(name) for name in firsts + lasts}
-    status_cum = _cumulative(ORDER_STATUS_WEIGHTS)
-    quantity_cum = _cumulative(QUANTITY_WEIGHTS)
-    n_products = len(products)
-    letters = [a + b for a in POSTCODE_LETTERS for b in POSTCODE_LETTERS]
-    n_letters = len(letters)
-    birth_days = _Calendar(dt.date(1940, 1, 1), dt.date(2005, 12, 31)).days
 
-    def randrange(low: int, high: int | None = None) -> int:
-        """Like rng.randrange, but from one rng.random() draw (faster, same determinism)."""
-        if high is None:
-            low, high = 0, low
-        return low + int(random_() * (high - low))
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.chunks = -(-scenario.customers // CHUNK_SIZE)
+        pools = build_pools(scenario.seed)
+        self.firsts, self.lasts = pools["first_name"], pools["last_name"]
+        self.streets, self.cities = pools["street_name"], pools["city"]
+        self.slugs = {name: _slug(name) for name in self.firsts + self.lasts}
+        self.cal = _Calendar(scenario.start, scenario.now)
+        self.birth_days = _Calendar(dt.date(1940, 1, 1), dt.date(2005, 12, 31)).days
+        self.letters = [a + b for a in POSTCODE_LETTERS for b in POSTCODE_LETTERS]
+        self.products = [(i + 1, p.price_cents) for i, p in enumerate(scenario.products)]
+        texts = sorted(scenario.consent_texts, key=lambda t: t.published_at)
+        self.questions = [
+            (
+                q,
+                list(q.methods),
+                _cumulative(list(q.methods.values())),
+                [
+                    ((t.published_at - scenario.start).days * 86400, t.version)
+                    for t in texts
+                    if t.purpose == q.purpose
+                ],
+            )
+            for q in scenario.consents
+        ]
 
-    order_id = item_id = event_id = 0
+    def chunk(self, k: int) -> Chunk:
+        """The rows of chunk ``k`` (0-based)."""
+        scenario, cal = self.scenario, self.cal
+        rng = random.Random(f"{scenario.seed}:{k}")
+        random_, choices = rng.random, rng.choices
+        first_id = k * CHUNK_SIZE + 1
+        n = min(CHUNK_SIZE, scenario.customers + 1 - first_id)
+        firsts, lasts, slugs = self.firsts, self.lasts, self.slugs
+        order_span = (scenario.end - scenario.start).days * 86400 + 86399
+        now_second = cal.seconds - 1
+        products, n_products = self.products, len(self.products)
+        letters, n_letters = self.letters, len(self.letters)
+        birth_days, n_birth_days = self.birth_days, len(self.birth_days)
+        status_cum = _cumulative(ORDER_STATUS_WEIGHTS)
+        quantity_cum = _cumulative(QUANTITY_WEIGHTS)
 
-    for first_id in range(1, scenario.customers + 1, chunk_size):
-        n = min(chunk_size, scenario.customers + 1 - first_id)
+        def randrange(low: int, high: int | None = None) -> int:
+            """Like rng.randrange, but from one rng.random() draw (faster, same determinism)."""
+            if high is None:
+                low, high = 0, low
+            return low + int(random_() * (high - low))
+
+        order_id = item_id = event_id = 0
         chunk = Chunk()
         first_col = choices(firsts, k=n)
         last_col = choices(lasts, k=n)
-        street_col = choices(streets, k=n)
-        city_col = choices(cities, k=n)
+        street_col = choices(self.streets, k=n)
+        city_col = choices(self.cities, k=n)
         domain_col = choices(EMAIL_DOMAINS, k=n)
         for i in range(n):
             cid = first_id + i
@@ -232,7 +238,7 @@ def generate(scenario: Scenario) -> Iterator[Chunk]:
                     postcode,
                     city_col[i],
                     "NL",
-                    birth_days[randrange(len(birth_days))],
+                    birth_days[randrange(n_birth_days)],
                     iban,
                     company,
                     cal.iso(created),
@@ -241,7 +247,7 @@ def generate(scenario: Scenario) -> Iterator[Chunk]:
                 )
             )
             # Consent: asked at the first checkout; some withdrew later.
-            for q, methods, weights, versions in questions:
+            for q, methods, weights, versions in self.questions:
                 if random_() >= q.grant_rate:
                     continue
                 version = _version_at(versions, created, q.text_version)
@@ -275,7 +281,17 @@ def generate(scenario: Scenario) -> Iterator[Chunk]:
                             1,
                         )
                     )
-        yield chunk
+        return chunk
+
+
+def generate(scenario: Scenario) -> Iterator[Chunk]:
+    """Yield every chunk of the scenario in order (in this process).
+
+    Invoices follow from orders: :data:`INVOICES_SQL` derives them inside SQLite.
+    """
+    generator = ChunkGenerator(scenario)
+    for k in range(generator.chunks):
+        yield generator.chunk(k)
 
 
 def _version_at(versions: list[tuple[int, str]], second: int, default: str) -> str:
