@@ -32,8 +32,8 @@ class CustomerNotFound(SandboxError):
     """No customer has this id."""
 
 
-class RecordNotCovered(SandboxError):
-    """The chosen purpose does not cover any data of a customer record."""
+class RecordRefused(SandboxError):
+    """The chosen purpose may not open a customer record (internal, or no customer data)."""
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,7 @@ def purpose_columns(purpose: Any, table: str) -> tuple[str, ...]:
         if name == table:
             allowed.add(column)
     every = table_columns().get(table, ())
-    if "*" in allowed:
-        return every
-    return tuple(column for column in every if column in allowed)
+    return tuple(column for column in every if "*" in allowed or column in allowed)
 
 
 def customer_exists(cms: Any, customer_id: int) -> bool:
@@ -86,14 +84,21 @@ def customer_exists(cms: Any, customer_id: int) -> bool:
 def open_record(cms: Any, customer_id: int, purpose_name: str) -> CustomerRecord:
     """The record of one customer as ``purpose_name`` may see it.
 
-    Raises :class:`RecordNotCovered` when the purpose covers no customer data and
+    Raises :class:`RecordRefused` for a purpose that is internal to the CMS (the mechanisms
+    of data-subject requests, retention and consent proof use those, not a person browsing)
+    or covers no customer data, and
     :class:`CustomerNotFound` when there is no such customer; an unknown purpose raises the
     register's own error.
     """
     purpose = cms.register.purpose(purpose_name)
+    if purpose.internal:
+        raise RecordRefused(
+            f"the purpose {purpose_name!r} is internal to the CMS (it serves its own "
+            f"mechanisms); a person cannot open a customer record under it (purpose "
+            f"limitation, art. 5(1)(b))")
     plan = {table: purpose_columns(purpose, table) for table in RECORD_TABLES}
     if not plan["customers"]:
-        raise RecordNotCovered(
+        raise RecordRefused(
             f"the purpose {purpose_name!r} covers no columns of the customers table, so a "
             f"customer record cannot be opened under it (purpose limitation, art. 5(1)(b))")
     sections = []

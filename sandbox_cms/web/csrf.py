@@ -27,8 +27,8 @@ def csrf_token() -> str:
 
 
 def _check() -> None:
-    if request.method in SAFE_METHODS:
-        return
+    if request.method in SAFE_METHODS or request.routing_exception is not None:
+        return  # nothing to protect; an unknown address or wrong method gets its own page
     sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
     expected = session.get(FIELD) or ""
     if not (sent and expected and hmac.compare_digest(sent, expected)):

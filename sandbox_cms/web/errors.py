@@ -16,6 +16,7 @@ from sandbox_cms.errors import SandboxError
 # not need to import every mechanism. Anything else that is a SandboxError is a 400.
 STATUS_BY_ERROR: dict[str, int] = {
     "PurposeViolation": 403,
+    "RecordRefused": 403,
     "AccessRefused": 403,
     "AccessDenied": 403,
     "ConsentMissing": 403,
