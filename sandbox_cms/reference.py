@@ -28,7 +28,7 @@ _LEGAL_PREFIXES = ("koninklijke", "royal")
 _LEGAL_SUFFIXES = ("bv", "nv", "vof", "cv", "holding", "groep", "group", "nederland", "benelux")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: usable as a cache key
 class Reference:
     """All reference lists, validated. Domains are lower case, bank codes upper case."""
 

@@ -9,6 +9,7 @@ rowid) and why. Rows are streamed, so a 100k-customer sandbox scans in seconds.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-
 _IBAN = re.compile(
     r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b", re.I
 )
-_NINE_DIGITS_HINT = re.compile(r"\d{3}[ .]?\d{2}")
+# Every BSN or IBAN form has nine digits in a row or digits split by a space or dot.
+_NINE_DIGITS_HINT = re.compile(r"\d{9}|\d{3}[ .]\d{2}")
 _COMPANY_FIELD = re.compile(
     r"company|bedrijf|organi[sz]ation|organisatie|employer|werkgever|billing_name|firm"
 )
@@ -52,6 +54,7 @@ class Finding:
         return f"{self.where}: {self.reason}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _email_reason(domain: str, ref: Reference) -> str | None:
     kind = domain_kind(domain, ref)
     if kind == "reserved":
@@ -173,7 +176,7 @@ def _scan_table(conn: sqlite3.Connection, table: str, ref: Reference) -> Iterato
             # values that cannot hold anything real-looking never reach Python.
             wanted = (
                 f"(typeof({name}) = 'text' AND (instr({name}, '@') > 0"
-                f" OR {name} GLOB '*[0-9][0-9][0-9][0-9][0-9]*'"
+                f" OR {name} GLOB '*[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*'"
                 f" OR {name} GLOB '*[0-9][0-9][0-9][ .][0-9][0-9]*'))"
                 f" OR (typeof({name}) = 'integer' AND {name} BETWEEN 100000000 AND 999999999)"
             )
