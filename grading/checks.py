@@ -13,6 +13,7 @@ test, and pytest shows it as an assertion.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -144,7 +145,7 @@ def check_purpose_log(entries: Sequence[Mapping[str, Any]], purpose: str) -> Non
     records = []
     for e in entries:
         if is_violation(e):
-            records.append(_describe_entry(e, "outside the purpose"))
+            records.append(_describe_entry(e, f"outside purpose {e.get('purpose')!r}"))
         elif e.get("purpose") != purpose:
             records.append(_describe_entry(e, f"under purpose {e.get('purpose')!r}"))
     if records:
@@ -160,12 +161,7 @@ def is_violation(entry: Mapping[str, Any]) -> bool:
     action = str(entry.get("action") or "")
     if action in {"violation", "refused", "denied"} or action.startswith("violation"):
         return True
-    detail = entry.get("detail")
-    if isinstance(detail, str) and detail.startswith("{"):
-        try:
-            detail = json.loads(detail)
-        except ValueError:
-            return False
+    detail = _detail(entry)
     return isinstance(detail, dict) and bool(detail.get("violation") or detail.get("outside"))
 
 
@@ -177,7 +173,25 @@ def _describe_entry(entry: Mapping[str, Any], how: str) -> str:
         except ValueError:
             columns = [columns]
     cols = ", ".join(columns or []) or entry.get("table_name") or "data"
-    return f"audit entry {entry.get('seq')}: {entry.get('action')} of {cols} {how}"
+    action = entry.get("action")
+    if is_violation(entry):
+        detail = _detail(entry)
+        kinds = detail.get("kinds") if isinstance(detail, dict) else None
+        verb = "/".join(k for k in kinds if k != "action") if kinds else "use"
+        action = f"{verb or 'use'} of"
+        if isinstance(detail, dict) and detail.get("action"):
+            action = f"{detail['action']} with"
+    else:
+        action = f"{action} of"
+    return f"audit entry {entry.get('seq')}: {action} {cols} {how}"
+
+
+def _detail(entry: Mapping[str, Any]) -> Any:
+    detail = entry.get("detail")
+    if isinstance(detail, str) and detail.startswith("{"):
+        with contextlib.suppress(ValueError):
+            return json.loads(detail)
+    return detail
 
 
 # --- consent -------------------------------------------------------------------------
@@ -195,8 +209,9 @@ def check_consent(
     for cid in sorted(set(customer_ids)):
         decision = decisions.get(cid)
         if decision is None or not getattr(decision, "allowed", False):
-            reason = getattr(decision, "reason", "") or "no valid consent on record"
-            refused.append(f"customer {cid}: {reason.rstrip('.')}")
+            reason = (getattr(decision, "reason", "") or "no valid consent on record").rstrip(".")
+            refused.append(reason if reason.startswith(f"customer {cid} ") else
+                           f"customer {cid}: {reason}")
     if refused:
         raise PrincipleViolation(
             "consent",
@@ -269,16 +284,26 @@ def check_transfers(findings: Iterable[Any]) -> None:
 # --- accountability ------------------------------------------------------------------
 
 
-def check_audit_intact(result: Any) -> None:
-    """The audit chain verifies (``result`` from ``cms.audit.verify()``)."""
+def check_audit_intact(result: Any, discrepancies: Sequence[str] = ()) -> None:
+    """The audit chain verifies (``result`` from ``cms.audit.verify()``) and matches what
+    the grader saw the sandbox write (``discrepancies`` lists entries that do not).
+
+    A learner who deletes an entry and recomputes every hash gets a chain that verifies;
+    the grader's own copy of the hashes still tells.
+    """
     get = result.get if isinstance(result, Mapping) else lambda k: getattr(result, k, None)
+    records = []
     if not get("ok"):
         where = get("first_broken")
-        detail = get("message") or "the hash chain does not verify"
+        detail = str(get("message") or "the hash chain does not verify")
+        detail = detail.removeprefix("audit log broken: ")
+        if where is not None and f"entry {where}" not in detail:
+            detail = f"entry {where}: {detail}"
+        records.append(detail)
+    records += list(discrepancies)
+    if records:
         raise PrincipleViolation(
-            "accountability",
-            "the audit log was changed behind the sandbox's back",
-            [f"entry {where}: {detail}" if where is not None else detail],
+            "accountability", "the audit log was changed behind the sandbox's back", records
         )
 
 

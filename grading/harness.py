@@ -113,6 +113,8 @@ class Attempt:
     result: Any = None
     audit_from: int = 0
     audit_to: int = 0
+    audit_from_hash: str | None = None
+    audit_written: dict[int, str] = field(default_factory=dict)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read the sandbox as the grader: a plain read-only connection, not audited."""
@@ -190,7 +192,7 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 def open_variant(exercise: Exercise, variant_name: str) -> Attempt:
     """A fresh sandbox for one variant, prepared and with the expectation computed."""
-    from sandbox_cms import fresh_sandbox
+    from sandbox_cms.cms import fresh_sandbox
 
     variant = exercise.variant(variant_name)
     cms = fresh_sandbox(
@@ -251,9 +253,13 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
         )
     args = tuple(exercise.arguments(attempt)) if exercise.arguments else ()
     attempt.audit_from = _audit_head(attempt)
+    attempt.audit_from_hash = _audit_hash(attempt, attempt.audit_from)
     try:
-        with _time_limit(exercise.timeout):
-            attempt.result = fn(attempt.cms, *args)
+        with _witness(attempt.audit_written), _time_limit(exercise.timeout):
+            try:
+                attempt.result = fn(attempt.cms, *args)
+            finally:
+                _settle(attempt.cms)
     except PrincipleViolation as exc:  # e.g. the learner called a check themselves
         return exc
     except LearnerTimeout:
@@ -272,13 +278,19 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
     return None
 
 
+ERROR_PRINCIPLES = {
+    "PurposeViolation": "purpose_limitation",
+}
+"""Sandbox refusals (by exception class name) that mean a principle, not a crash."""
+
+
 def _violation_from_error(exc: Exception) -> PrincipleViolation:
     """Turn an exception raised by the learner's code into a failing grade."""
     if isinstance(exc, NotImplementedError):
         return PrincipleViolation(
             "task", "your function is not written yet (it raises NotImplementedError)"
         )
-    principle = getattr(exc, "principle", None)
+    principle = getattr(exc, "principle", None) or ERROR_PRINCIPLES.get(type(exc).__name__)
     where = _learner_line(exc)
     text = f"{type(exc).__name__}: {exc}".strip().rstrip(":.")
     if isinstance(principle, str):
@@ -302,11 +314,27 @@ def _audit_head(attempt: Attempt) -> int:
     return int(rows[0]["head"])
 
 
+def _audit_hash(attempt: Attempt, seq: int) -> str | None:
+    rows = attempt.query("SELECT hash FROM audit_log WHERE seq = ?", (seq,))
+    return rows[0]["hash"] if rows else None
+
+
 def _set_clock(cms: Any, now: dt.datetime) -> None:
     try:
         cms.clock.set(now, allow_backwards=True)
     except TypeError:
         cms.clock.set(now)
+
+
+def _settle(cms: Any) -> None:
+    """Make the learner's work visible to the grader: flush buffered audit entries and
+    commit an open transaction (a learner may forget to)."""
+    with contextlib.suppress(Exception):
+        cms.flush()
+    conn = getattr(cms, "connection", None)
+    if conn is not None and conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.commit()
 
 
 def _close(cms: Any) -> None:
@@ -367,5 +395,51 @@ def learner_stayed_in_purpose(attempt: Attempt) -> None:
 
 
 def audit_log_intact(attempt: Attempt) -> None:
-    """The audit log's hash chain still verifies after the learner's code ran."""
-    check_audit_intact(attempt.cms.audit.verify())
+    """The audit log's hash chain verifies, the part written before the learner's code ran
+    is unchanged, and every entry since is one the sandbox wrote, unaltered."""
+    check_audit_intact(attempt.cms.audit.verify(), audit_discrepancies(attempt))
+
+
+def audit_discrepancies(attempt: Attempt) -> list[str]:
+    """Differences between the audit log and the grader's own record of it."""
+    problems = []
+    if attempt.audit_from and _audit_hash(attempt, attempt.audit_from) != attempt.audit_from_hash:
+        problems.append(f"entry {attempt.audit_from} and those before it were rewritten after "
+                        "your code started")
+    rows = attempt.query(
+        "SELECT seq, hash FROM audit_log WHERE seq > ? ORDER BY seq", (attempt.audit_from,)
+    )
+    present = {r["seq"]: r["hash"] for r in rows}
+    for seq, digest in sorted(attempt.audit_written.items()):
+        if seq not in present:
+            problems.append(f"entry {seq}, written by the sandbox, is gone")
+        elif present[seq] != digest:
+            problems.append(f"entry {seq} is not the entry the sandbox wrote")
+    for seq in sorted(set(present) - set(attempt.audit_written)):
+        if seq <= attempt.audit_to:
+            problems.append(f"entry {seq} was not written by the sandbox")
+    return problems
+
+
+@contextlib.contextmanager
+def _witness(written: dict[int, str]) -> Iterator[None]:
+    """Keep, outside the database, the hash of every audit entry the sandbox writes."""
+    from sandbox_cms import audit, scope
+
+    original = audit.append_many
+
+    def witnessed(conn: sqlite3.Connection, entries: Any) -> list[int]:
+        seqs = original(conn, entries)
+        if seqs:
+            with scope.system(conn, write=False):
+                written.update(conn.execute(
+                    "SELECT seq, hash FROM audit_log WHERE seq BETWEEN ? AND ?",
+                    (min(seqs), max(seqs)),
+                ).fetchall())
+        return seqs
+
+    audit.append_many = witnessed
+    try:
+        yield
+    finally:
+        audit.append_many = original

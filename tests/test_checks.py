@@ -111,11 +111,15 @@ def test_check_purpose_log_flags_other_purposes_and_recorded_violations():
     with pytest.raises(PrincipleViolation, match=r"Purpose limitation \(art. 5\(1\)\(b\)") as info:
         checks.check_purpose_log([_entry(1), _entry(2, purpose="analytics")], "newsletter")
     assert "audit entry 2: read of customers.email under purpose 'analytics'" in str(info.value)
-    flagged = _entry(3, detail='{"violation": "customers.iban is not in purpose newsletter"}')
-    with pytest.raises(PrincipleViolation, match="audit entry 3.*outside the purpose"):
+    # the shape the sandbox writes in record mode
+    flagged = _entry(3, action="violation", detail='{"kinds": ["read"], "mode": "record"}')
+    flagged["columns"] = '["customers.iban"]'
+    with pytest.raises(PrincipleViolation) as info:
         checks.check_purpose_log([flagged], "newsletter")
-    with pytest.raises(PrincipleViolation, match="audit entry 4"):
-        checks.check_purpose_log([_entry(4, action="violation")], "newsletter")
+    assert "audit entry 3: read of customers.iban outside purpose 'newsletter'" in str(info.value)
+    refused = _entry(4, action="refused", detail={"kinds": ["action"], "action": "share"})
+    with pytest.raises(PrincipleViolation, match="audit entry 4: share with customers.email"):
+        checks.check_purpose_log([refused], "newsletter")
 
 
 def test_check_consent_quotes_the_ledger_reason():
@@ -154,6 +158,8 @@ def test_check_audit_intact():
     checks.check_audit_intact({"ok": True, "first_broken": None, "message": ""})
     with pytest.raises(PrincipleViolation, match=r"Accountability.*entry 5: hash mismatch"):
         checks.check_audit_intact({"ok": False, "first_broken": 5, "message": "hash mismatch"})
+    with pytest.raises(PrincipleViolation, match=r"art. 5\(2\).*entry 9 is gone"):
+        checks.check_audit_intact({"ok": True}, ["entry 9 is gone"])
 
 
 def test_check_no_production_values_is_case_insensitive():
