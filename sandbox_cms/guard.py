@@ -9,6 +9,7 @@ at all (a webshop has no use for a BSN: data minimisation, GDPR art. 5(1)(c) and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 
@@ -143,6 +144,7 @@ def real_company(name: str, reference: Reference | None = None) -> str | None:
     return ref.companies.get(normalise_company(name))
 
 
+@functools.lru_cache(maxsize=1024)
 def is_national_id_field(name: str) -> bool:
     """True for field names like bsn, ssn, national_id, burgerservicenummer, sofinummer."""
     return bool(_NATIONAL_ID_NAME.search(name.strip().lower()))

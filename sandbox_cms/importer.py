@@ -3,7 +3,8 @@
 Every record passes the guard (:func:`sandbox_cms.guard.check_customer`). If any record is
 refused, every refusal is reported with its line ("line 7: ...") and nothing is written.
 Accepted records are inserted in one transaction together with a ``provenance`` row naming
-the file and its SHA-256, so each imported customer can be traced to its source.
+the file and its SHA-256, so each imported customer can be traced to its source, and an
+``import`` entry in the audit log (customer ids and column names, no values).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox_cms import __version__
+from sandbox_cms import __version__, audit
+from sandbox_cms.clock import META_KEY as CLOCK_KEY
 from sandbox_cms.errors import ImportRefused, NotASandbox, RecordFileError
 from sandbox_cms.guard import (
     CUSTOMER_FIELDS,
@@ -65,9 +67,9 @@ def connect_sandbox(db_path: Path) -> sqlite3.Connection:
 
 
 def _clock_now(conn: sqlite3.Connection, db_path: Path) -> str:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'clock_now'").fetchone()
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (CLOCK_KEY,)).fetchone()
     if row is None:
-        raise NotASandbox(f"{db_path}: not a sandbox (meta has no 'clock_now')")
+        raise NotASandbox(f"{db_path}: not a sandbox (meta has no '{CLOCK_KEY}')")
     return row[0]
 
 
@@ -145,17 +147,25 @@ def import_customers(
                 (__version__, json.dumps({"file": file_path.name, "sha256": sha256,
                                           "records": len(rows)})),
             ).lastrowid
-            ids = []
+            table = []
             for _, fields in rows:
                 values = {name: fields.get(name) for name in CUSTOMER_FIELDS}
                 values["country"] = values["country"] or "NL"
                 values["created_at"] = values["created_at"] or now
-                cursor = conn.execute(
-                    f"INSERT INTO customers ({', '.join(values)}, provenance_id) "
-                    f"VALUES ({', '.join('?' * len(values))}, ?)",
-                    (*values.values(), provenance_id),
-                )
-                ids.append(cursor.lastrowid)
+                table.append((*values.values(), provenance_id))
+            conn.executemany(
+                f"INSERT INTO customers ({', '.join(CUSTOMER_FIELDS)}, provenance_id) "
+                f"VALUES ({', '.join('?' * len(CUSTOMER_FIELDS))}, ?)",
+                table,
+            )
+            ids = [cid for (cid,) in conn.execute(
+                "SELECT id FROM customers WHERE provenance_id = ? ORDER BY id", (provenance_id,))]
+            columns = sorted({name for _, fields in rows for name, v in fields.items() if v})
+            audit.append(
+                conn, at=now, actor="import", purpose=None, action="import", table="customers",
+                columns=[f"customers.{c}" for c in columns], row_ids=ids,
+                detail={"file": file_path.name, "sha256": sha256, "provenance_id": provenance_id},
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -308,3 +308,22 @@ def test_cli_help_explains_the_rules():
     result = run("import", "--help")
     assert result.exit_code == 0
     assert "all or nothing" in result.output and "--db" in result.output
+
+
+def test_import_is_in_the_audit_log_without_values(db_path):
+    from sandbox_cms import audit
+
+    result = import_customers(db_path, FIXTURES / "good.csv")
+    conn = sqlite3.connect(db_path)
+    try:
+        assert audit.verify(conn).ok
+        row = conn.execute("SELECT actor, action, table_name, columns, row_ids, detail "
+                           "FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    actor, action, table, columns, row_ids, detail = row
+    assert (actor, action, table) == ("import", "import", "customers")
+    assert json.loads(row_ids) == sorted(result.customer_ids)
+    assert "customers.email" in json.loads(columns)
+    assert json.loads(detail)["sha256"] == result.sha256
+    assert "example" not in row_ids + columns + detail  # ids and column names, no e-mails
