@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox_cms import __version__, audit
 from sandbox_cms.clock import META_KEY as CLOCK_KEY
-from sandbox_cms.errors import ImportRefused, NotASandbox, RecordFileError
+from sandbox_cms.errors import ImportRefused, NotASandbox, RecordFileError, SandboxError
 from sandbox_cms.guard import (
     CUSTOMER_FIELDS,
     REQUIRED_FIELDS,
@@ -170,8 +170,10 @@ def import_customers(
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    except sqlite3.DatabaseError as exc:
-        raise NotASandbox(f"{db_path}: the import failed and nothing was written ({exc})") from None
+    except sqlite3.DatabaseError as exc:  # e.g. locked by another writer, or a damaged file
+        raise SandboxError(
+            f"{db_path}: the import failed and nothing was written ({exc})"
+        ) from None
     finally:
         conn.close()
     return ImportResult(file_path.name, sha256, len(ids), provenance_id, tuple(ids))

@@ -93,9 +93,12 @@ def detect_format(path: Path) -> Format:
 
 def read_records(
     path: Path, fmt: Format | None = None, *, max_bytes: int = MAX_BYTES,
-    max_records: int = MAX_RECORDS,
+    max_records: int | None = MAX_RECORDS,
 ) -> Iterator[Record]:
-    """Yield the records of a file one by one; raise RecordFileError when it is unreadable."""
+    """Yield the records of a file one by one; raise RecordFileError when it is unreadable.
+
+    ``max_records=None`` means no limit on the number of records.
+    """
     path = Path(path)
     check_size(path, max_bytes)
     fmt = fmt or detect_format(path)
@@ -105,7 +108,7 @@ def read_records(
         with path.open("r", encoding="utf-8-sig", newline="") as fh:
             for record in readers[fmt](fh, path.name):
                 count += 1
-                if count > max_records:
+                if max_records is not None and count > max_records:
                     raise RecordFileError(
                         f"{path.name}: more than {max_records:,} records; split the file"
                     )

@@ -37,6 +37,7 @@ _IBAN = re.compile(
 )
 # Every BSN or IBAN form has nine digits in a row or digits split by a space or dot.
 _NINE_DIGITS_HINT = re.compile(r"\d{9}|\d{3}[ .]\d{2}")
+SCAN_MAX_BYTES = 4 * 1024**3  # files are streamed; this only stops absurd input
 _COMPANY_FIELD = re.compile(
     r"company|bedrijf|organi[sz]ation|organisatie|employer|werkgever|billing_name|firm"
 )
@@ -123,7 +124,7 @@ def scan_records(path: Path, ref: Reference | None = None) -> Iterator[Finding]:
     path = Path(path)
     flagged_names: set[str] = set()
     try:
-        for record in read_records(path):
+        for record in read_records(path, max_bytes=SCAN_MAX_BYTES, max_records=None):
             values = list(_flatten(record.fields, ""))
             values += [(f"extra field {i + 1}", v) for i, v in enumerate(record.extra)]
             for field, value in values:

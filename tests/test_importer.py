@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sandbox_cms.cli import main
-from sandbox_cms.errors import ImportRefused, NotASandbox, RecordFileError
+from sandbox_cms.errors import ImportRefused, NotASandbox, RecordFileError, SandboxError
 from sandbox_cms.importer import import_customers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
@@ -327,3 +327,25 @@ def test_import_is_in_the_audit_log_without_values(db_path):
     assert "customers.email" in json.loads(columns)
     assert json.loads(detail)["sha256"] == result.sha256
     assert "example" not in row_ids + columns + detail  # ids and column names, no e-mails
+
+
+def test_a_locked_sandbox_is_a_clear_error_and_nothing_is_written(db_path, monkeypatch):
+    import sandbox_cms.importer as importer
+
+    original = importer.connect_sandbox
+
+    def impatient(path):
+        conn = original(path)
+        conn.execute("PRAGMA busy_timeout = 0")  # fail at once instead of waiting 5 s
+        return conn
+
+    monkeypatch.setattr(importer, "connect_sandbox", impatient)
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(SandboxError, match="the import failed and nothing was written"):
+            import_customers(db_path, FIXTURES / "good.csv")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert not customers(db_path, "email = ?", ("fenna.veerman@example.com",))
