@@ -1,0 +1,280 @@
+"""The retention schedule: rules as data, what is due when and why, and carrying it out."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sandbox_cms.cli import main
+from sandbox_cms.cms import Sandbox, open_sandbox
+from sandbox_cms.errors import RetentionError
+from sandbox_cms.retention import RULES_FILE, load_rules
+
+INVOICE_DAYS = 2557
+
+
+@pytest.fixture
+def cms(db_path: Path) -> Sandbox:
+    sandbox = open_sandbox(db_path)
+    yield sandbox
+    sandbox.close()
+
+
+@contextlib.contextmanager
+def _raw(cms: Sandbox) -> Iterator[sqlite3.Connection]:
+    """A plain connection beside the CMS (no purpose gate), committed and closed after."""
+    conn = sqlite3.connect(cms.path)
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+def _day(value: str, days: int = 0) -> str:
+    moment = dt.datetime.fromisoformat(value) + dt.timedelta(days=days)
+    return moment.isoformat()
+
+
+def _keys(items: list) -> set[tuple[str, int]]:
+    return {(item.table, item.row_id) for item in items}
+
+
+# -- the rules as data ------------------------------------------------------------------------
+
+
+def test_shipped_rules_load_and_are_installed(cms: Sandbox) -> None:
+    shipped = load_rules()
+    assert {r.category for r in shipped} >= {"invoice", "customer_account", "consent_proof"}
+    invoice = next(r for r in shipped if r.category == "invoice")
+    assert invoice.period_days == INVOICE_DAYS and "52(4)" in invoice.legal_reason
+    assert cms.retention.rules() == shipped
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ('category = "invoice"', "key 'category' is 'photos'"),
+    ('runs_from = "invoice_date"', "key 'runs_from' is 'last_login'"),
+    ("period_days = 30", "key 'period_days' must be a whole number"),
+    ('action = "delete"', "key 'action' is 'archive'"),
+])
+def test_a_bad_rule_is_refused_naming_file_and_key(tmp_path: Path, change: str,
+                                                   message: str) -> None:
+    good = {
+        "category": 'category = "invoice"', "runs_from": 'runs_from = "invoice_date"',
+        "period_days": "period_days = 30", "action": 'action = "delete"',
+    }
+    bad = {
+        'category = "invoice"': 'category = "photos"',
+        'runs_from = "invoice_date"': 'runs_from = "last_login"',
+        "period_days = 30": "period_days = -1",
+        'action = "delete"': 'action = "archive"',
+    }
+    lines = [bad[v] if v == change else v for v in good.values()]
+    path = tmp_path / "retention.toml"
+    path.write_text('[[rules]]\nname = "x"\nlegal_reason = "because"\n' + "\n".join(lines))
+    with pytest.raises(RetentionError, match=message) as info:
+        load_rules(path)
+    assert str(path) in str(info.value) and "rules #1" in str(info.value)
+
+
+def test_a_missing_or_broken_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RetentionError, match="file is missing"):
+        load_rules(tmp_path / "nope.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[rules]\n")
+    with pytest.raises(RetentionError, match="not valid TOML"):
+        load_rules(broken)
+    assert RULES_FILE.is_file()
+
+
+# -- what is due, and why ---------------------------------------------------------------------
+
+
+def test_an_invoice_is_due_seven_years_after_its_date(cms: Sandbox) -> None:
+    with _raw(cms) as raw:
+        invoice_id, issued = raw.execute(
+            "SELECT id, issued_at FROM invoices ORDER BY issued_at, id LIMIT 1").fetchone()
+    due_day = _day(issued + "T00:00:00", INVOICE_DAYS)
+    assert ("invoices", invoice_id) not in _keys(cms.retention.due(at=_day(due_day, -1)))
+    item = next(i for i in cms.retention.due(at=due_day)
+                if (i.table, i.row_id) == ("invoices", invoice_id))
+    assert (item.rule, item.action, item.runs_from) == ("invoices", "delete", "invoice_date")
+    assert item.since == issued and item.due == due_day
+    assert "52(4)" in item.reason
+
+
+def test_an_account_is_kept_while_the_warranty_runs(cms: Sandbox) -> None:
+    # One order, delivered, holding a trampoline (24 months' warranty), account still open.
+    with _raw(cms) as raw:
+        cid, ordered = raw.execute("""
+            SELECT o.customer_id, o.ordered_at FROM orders AS o
+            JOIN customers AS c ON c.id = o.customer_id
+            WHERE c.closed_at IS NULL AND o.status = 'delivered'
+              AND substr(o.ordered_at, 6, 5) NOT IN ('02-29')
+              AND o.customer_id IN (SELECT customer_id FROM orders GROUP BY customer_id
+                                    HAVING COUNT(*) = 1)
+              AND o.id IN (SELECT order_id FROM order_items WHERE product_id IN
+                           (SELECT id FROM products WHERE warranty_months = 24))
+            ORDER BY o.ordered_at LIMIT 1""").fetchone()
+    bought = dt.datetime.fromisoformat(ordered)
+    warranty_end = bought.replace(year=bought.year + 2).isoformat()
+    due_day = _day(warranty_end, 365)
+    items = [i for i in cms.retention.due(at=due_day) if (i.table, i.row_id) == ("customers", cid)]
+    assert len(items) == 1
+    assert items[0].rule == "customer_accounts" and items[0].since == warranty_end
+    assert items[0].due == due_day and items[0].action == "anonymise"
+    # A year after the order alone is not enough: the warranty still runs then.
+    assert ("customers", cid) not in _keys(cms.retention.due(at=_day(ordered, 366)))
+
+
+def test_no_account_is_due_before_a_year_after_its_last_order(cms: Sandbox) -> None:
+    at = "2025-03-01T09:00:00"
+    with _raw(cms) as raw:
+        last = dict(raw.execute(
+            "SELECT customer_id, MAX(ordered_at) FROM orders GROUP BY customer_id").fetchall())
+        closed = {r[0] for r in raw.execute(
+            "SELECT id FROM customers WHERE closed_at IS NOT NULL")}
+    accounts = [i for i in cms.retention.due(at=at) if i.rule == "customer_accounts"]
+    assert accounts, "the webshop keeps many old accounts (source post 4)"
+    for item in accounts:
+        assert item.since >= last[item.customer_id]
+        assert item.due <= at
+    closures = [i for i in cms.retention.due(at=at) if i.rule == "closed_accounts"]
+    assert closures and all(i.customer_id in closed for i in closures)
+
+
+def test_newsletter_history_goes_a_month_after_withdrawal(cms: Sandbox) -> None:
+    cid = min(cms.consent.allowed_customers("newsletter"))
+    with cms.processing("newsletter") as p:
+        mailing = p.send_mailing([cid], subject="Spring offers")
+    withdrawn = cms.clock.now().isoformat()
+    cms.consent.record(cid, "newsletter", "withdrawn", "newsletter-v2", "unsubscribe_link",
+                       "email")
+    key = ("mailing_recipients", mailing)
+    assert key not in _keys(cms.retention.due(at=_day(withdrawn, 29)))
+    item = next(i for i in cms.retention.due(at=_day(withdrawn, 30)) if (i.table, i.row_id) == key)
+    assert item.rule == "newsletter_history" and item.since == withdrawn
+    assert item.customer_id == cid
+    cms.clock.advance(days=30)
+    cms.retention.apply()
+    with _raw(cms) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM mailing_recipients WHERE mailing_id = ?",
+                           (mailing,)).fetchone()[0] == 0
+
+
+def test_disclosures_to_the_foundation_go_after_five_years(cms: Sandbox) -> None:
+    cid = 1
+    with cms.processing("antipiracy_sharing") as p:
+        p.share(recipient="anti-piracy foundation", customer_ids=[cid],
+                columns=["customers.email"])
+    with _raw(cms) as raw:
+        disclosure, at = raw.execute(
+            "SELECT id, at FROM disclosures WHERE customer_id = ?", (cid,)).fetchone()
+    assert ("disclosures", disclosure) not in _keys(cms.retention.due(at=_day(at, 1825)))
+    item = next(i for i in cms.retention.due(at=_day(at, 1826))
+                if (i.table, i.row_id) == ("disclosures", disclosure))
+    assert item.rule == "antipiracy_disclosures" and "3:310" in item.reason
+
+
+def test_consent_proof_is_kept_five_years_after_withdrawal(cms: Sandbox) -> None:
+    with _raw(cms) as raw:
+        cid, withdrawn = raw.execute(
+            "SELECT customer_id, at FROM consent_events WHERE event = 'withdrawn'"
+            " ORDER BY at DESC LIMIT 1").fetchone()
+        events = {r[0] for r in raw.execute(
+            "SELECT id FROM consent_events WHERE customer_id = ?", (cid,))}
+    before = _keys(cms.retention.due(at=_day(withdrawn, 1825)))
+    assert not {("consent_events", e) for e in events} & before
+    after = [i for i in cms.retention.due(at=_day(withdrawn, 1826))
+             if i.table == "consent_events" and i.customer_id == cid]
+    assert {i.row_id for i in after} == events
+    assert all(i.rule == "consent_proof" and i.since == withdrawn for i in after)
+
+
+# -- carrying it out --------------------------------------------------------------------------
+
+
+def test_apply_runs_only_at_the_clock_time(cms: Sandbox) -> None:
+    with pytest.raises(RetentionError, match="move the clock first"):
+        cms.retention.apply(at="2031-01-01")
+
+
+def test_apply_anonymises_accounts_and_keeps_invoices_under_duty(cms: Sandbox) -> None:
+    cms.clock.set("2026-01-01")
+    due = cms.retention.due()
+    accounts = {i.customer_id for i in due if i.table == "customers"}
+    with _raw(cms) as raw:
+        invoices = {r[0]: r[1] for r in raw.execute(
+            f"SELECT id, issued_at FROM invoices WHERE customer_id IN "
+            f"({', '.join(map(str, accounts))})")}
+    report = cms.retention.apply()
+    assert _keys(report.done) == _keys(due)
+    assert cms.retention.due() == []
+    with _raw(cms) as raw:
+        left = {r[0] for r in raw.execute(
+            f"SELECT id FROM customers WHERE id IN ({', '.join(map(str, accounts))})")}
+        kept = dict(raw.execute(
+            f"SELECT id, customer_id FROM invoices WHERE id IN "
+            f"({', '.join(map(str, invoices))})").fetchall())
+    assert left == set()
+    assert set(kept) == set(invoices)  # all younger than seven years in 2026
+    assert set(kept.values()) == {None}  # ... and unlinked from the erased accounts
+    assert {item.row_id for item in report.erasure.retained} == set(invoices)
+    assert report.counts()["customer_accounts"] > 0
+    entries = cms.audit.entries(purpose="retention_enforcement", action="anonymise")
+    assert entries and entries[-1].detail["rule"] in {"customer_accounts", "closed_accounts"}
+    assert cms.audit.verify().ok
+
+
+def test_apply_deletes_invoices_once_the_duty_ends(cms: Sandbox) -> None:
+    cms.clock.set("2029-01-01")
+    cutoff = _day("2029-01-01T00:00:00", -INVOICE_DAYS)
+    with _raw(cms) as raw:
+        old = raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at <= ?",
+                          (cutoff,)).fetchone()[0]
+    assert old > 0
+    report = cms.retention.apply()
+    assert report.counts()["invoices"] == old
+    with _raw(cms) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at <= ?",
+                           (cutoff,)).fetchone()[0] == 0
+        assert raw.execute("SELECT COUNT(*) FROM invoices").fetchone()[0] > 0
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+def test_cli_due_and_apply(db_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["retention", "due", "--db", str(db_path), "--at",
+                                  "2026-01-01", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    assert "row(s) due" in result.output and "customer_accounts" in result.output
+    result = runner.invoke(main, ["retention", "apply", "--db", str(db_path), "--at",
+                                  "2026-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "retention applied at 2026-01-01T00:00:00" in result.output
+    with open_sandbox(db_path) as cms:
+        assert cms.retention.due() == []
+        assert cms.clock.now() == dt.datetime(2026, 1, 1)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["retention", "due", "--at", "yesterday"], "not a date"),
+    (["retention", "apply", "--at", "2020-01-01"], "cannot move backwards"),
+])
+def test_cli_bad_dates_are_one_line_errors(db_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, [*args, "--db", str(db_path)])
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_missing_database(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["retention", "due", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 1 and "no such sandbox" in result.output
