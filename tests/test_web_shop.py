@@ -1,0 +1,193 @@
+"""The shop front: checkout with separate consent boxes, and "my data" requests with the outbox."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from flask import template_rendered
+
+from sandbox_cms.cms import open_sandbox
+from sandbox_cms.web import create_app
+
+BUYER = {
+    "first_name": "Anna", "last_name": "Proefpersoon", "email": "anna.proef@example.com",
+    "street": "Teststraat", "house_number": "12", "postcode": "1234 AB", "city": "Oefendorp",
+    "product": "TR-305", "quantity": "2",
+}
+
+
+@pytest.fixture
+def app(db_path: Path):
+    return create_app(db_path, config={"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def rendered(app):
+    seen: list[tuple[str, dict]] = []
+
+    def record(sender, template, context, **extra):
+        seen.append((template.name, context))
+
+    template_rendered.connect(record, app)
+    yield seen
+    template_rendered.disconnect(record, app)
+
+
+def token(client, url: str) -> str:
+    page = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_checkout_has_one_unticked_box_per_consent_purpose(client, rendered):
+    response = client.get("/shop")
+    assert response.status_code == 200
+    questions = rendered[-1][1]["questions"]
+    assert [q.purpose for q in questions] == ["newsletter"]
+    assert questions[0].text_version == "newsletter-v2"
+    body = response.get_data(as_text=True)
+    boxes = re.findall(r'<input type="checkbox"[^>]*>', body)
+    assert len(boxes) == len(questions)
+    assert all("checked" not in box for box in boxes)
+    for needed in ("Who asks", "What for", "Which data", "Withdrawal", "newsletter-v2"):
+        assert needed in body  # EDPB Guidelines 05/2020 para 64
+
+
+def test_checkout_without_consent_creates_order_and_invoice_but_no_consent(client, db_path):
+    events = rows(db_path, "SELECT count(*) FROM consent_events")[0][0]
+    response = client.post("/shop", data={**BUYER, "csrf_token": token(client, "/shop")})
+    assert response.status_code == 200
+    customer = rows(db_path, "SELECT id FROM customers WHERE email = ?", (BUYER["email"],))
+    assert customer
+    cid = customer[0][0]
+    orders = rows(db_path, "SELECT id, total_cents FROM orders WHERE customer_id = ?", (cid,))
+    assert orders == [(orders[0][0], 2 * 24900)]
+    invoices = rows(db_path, "SELECT number, billing_name FROM invoices WHERE customer_id = ?",
+                    (cid,))
+    assert invoices and invoices[0][1] == "Anna Proefpersoon"
+    assert invoices[0][0] in response.get_data(as_text=True)
+    assert rows(db_path, "SELECT count(*) FROM consent_events")[0][0] == events
+
+
+def test_ticking_a_box_records_exactly_that_purpose_with_the_shown_text(client, db_path):
+    response = client.post("/shop", data={**BUYER, "consent": "newsletter",
+                                          "csrf_token": token(client, "/shop")})
+    assert response.status_code == 200
+    cid = rows(db_path, "SELECT id FROM customers WHERE email = ?", (BUYER["email"],))[0][0]
+    events = rows(db_path, "SELECT purpose, event, text_version, method, channel "
+                           "FROM consent_events WHERE customer_id = ?", (cid,))
+    assert events == [("newsletter", "granted", "newsletter-v2", "separate_checkbox", "checkout")]
+    with open_sandbox(db_path) as cms:
+        assert cms.consent.may(cid, "newsletter").allowed
+
+
+def test_checkout_refuses_bad_input_and_writes_nothing(client, db_path):
+    csrf = token(client, "/shop")
+    customers = rows(db_path, "SELECT count(*) FROM customers")[0][0]
+    cases = [
+        ({"first_name": "A" * 201}, "too long"),
+        ({"email": "anna@gmail.com"}, "reserved"),
+        ({"last_name": ""}, "required"),
+        ({"product": "NO-SUCH"}, "no product"),
+        ({"quantity": "0"}, "quantity"),
+        ({"quantity": "1; DROP TABLE orders"}, "whole number"),
+        ({"consent": "marketing_to_everyone"}, "no consent question"),
+    ]
+    for change, expected in cases:
+        response = client.post("/shop", data={**BUYER, **change, "csrf_token": csrf})
+        assert response.status_code == 400, change
+        assert expected in response.get_data(as_text=True).lower(), change
+    assert rows(db_path, "SELECT count(*) FROM customers")[0][0] == customers
+
+
+def test_markup_typed_into_the_checkout_is_stored_and_shown_as_text(client, db_path):
+    hostile = "<img src=x onerror=alert(1)>"
+    client.post("/shop", data={**BUYER, "city": hostile, "csrf_token": token(client, "/shop")})
+    cid = rows(db_path, "SELECT id FROM customers WHERE email = ?", (BUYER["email"],))[0][0]
+    body = client.get(f"/customers/{cid}?purpose=order_fulfilment").get_data(as_text=True)
+    assert hostile not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+def test_erasure_request_goes_through_the_outbox_confirmation(client, rendered, db_path):
+    cid, email = rows(db_path, "SELECT customer_id, c.email FROM invoices i JOIN customers c "
+                               "ON c.id = i.customer_id ORDER BY i.id LIMIT 1")[0]
+    numbers = [n for (n,) in rows(db_path, "SELECT number FROM invoices WHERE customer_id = ?",
+                                  (cid,))]
+    sent = client.post("/my-data", data={"email": email, "kind": "erase",
+                                         "csrf_token": token(client, "/my-data")})
+    assert sent.status_code == 200
+    assert rows(db_path, "SELECT count(*) FROM customers WHERE id = ?", (cid,))[0][0] == 1
+
+    outbox = client.get("/outbox").get_data(as_text=True)
+    assert email in outbox
+    link = re.search(r'class="confirm-link" href="([^"]+)"', outbox).group(1)
+    confirm_page = client.get(link)
+    assert confirm_page.status_code == 200
+    assert rows(db_path, "SELECT count(*) FROM customers WHERE id = ?", (cid,))[0][0] == 1
+
+    done = client.post(link, data={"csrf_token": token(client, link)})
+    assert done.status_code == 200
+    name, context = rendered[-1]
+    assert name == "my_data_erased.html"
+    assert any(item.table == "customers" for item in context["report"].removed)
+    assert any(item.table == "invoices" for item in context["report"].retained)
+
+    assert rows(db_path, "SELECT count(*) FROM customers WHERE id = ?", (cid,))[0][0] == 0
+    client.get("/customers", query_string={"q": email})
+    assert rendered[-1][1]["page"].rows == []
+    listing = client.get("/customers", query_string={"after": cid - 1}).get_data(as_text=True)
+    assert f'data-customer-id="{cid}"' not in listing and email not in listing
+    for number in numbers:
+        client.get("/invoices", query_string={"number": number})
+        kept = rendered[-1][1]["page"].rows
+        assert [r["number"] for r in kept] == [number]
+        assert kept[0]["customer_id"] is None
+    assert email not in client.get("/outbox").get_data(as_text=True)
+
+
+def test_export_request_shows_the_data_after_confirmation(client, db_path):
+    email = rows(db_path, "SELECT email FROM customers WHERE id = 12")[0][0]
+    client.post("/my-data", data={"email": email, "kind": "export",
+                                  "csrf_token": token(client, "/my-data")})
+    outbox = client.get("/outbox").get_data(as_text=True)
+    link = re.search(r'class="confirm-link" href="([^"]+)"', outbox).group(1)
+    done = client.post(link, data={"csrf_token": token(client, link)})
+    assert done.status_code == 200
+    assert email in done.get_data(as_text=True)
+    again = client.post(link, data={"csrf_token": token(client, "/my-data")})
+    assert again.status_code == 400  # a code works once
+
+
+def test_unknown_email_gets_the_same_neutral_answer_and_no_mail(client, db_path):
+    response = client.post("/my-data", data={"email": "nobody@example.org", "kind": "erase",
+                                              "csrf_token": token(client, "/my-data")})
+    assert response.status_code == 200
+    assert "If we have an account with this address" in response.get_data(as_text=True)
+    assert rows(db_path, "SELECT count(*) FROM dsr_outbox")[0][0] == 0
+
+
+def test_my_data_refuses_bad_input(client):
+    csrf = token(client, "/my-data")
+    assert client.post("/my-data", data={"email": "a@example.com", "kind": "delete_all",
+                                         "csrf_token": csrf}).status_code == 400
+    assert client.post("/my-data", data={"email": "x" * 255 + "@example.com", "kind": "erase",
+                                         "csrf_token": csrf}).status_code == 400
+    assert client.post("/my-data", data={"kind": "erase", "csrf_token": csrf}).status_code == 400
+    assert client.get("/my-data/confirm/short").status_code == 404
+    assert client.get("/my-data/confirm/has%20spaces%20in%20it").status_code == 404
+    unknown = client.post("/my-data/confirm/abcdefghijklmnop", data={"csrf_token": csrf})
+    assert unknown.status_code == 400
+    assert "unknown confirmation code" in unknown.get_data(as_text=True)
+    assert client.post("/my-data/confirm/abcdefghijklmnop").status_code == 400  # no token
