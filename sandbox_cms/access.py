@@ -136,11 +136,27 @@ class Gate:
         key = purpose.name if purpose else None
         if key not in self._rules:
             self._rules[key] = rules_for(self.register, purpose)
-        self.conn.set_authorizer(self._authorizer(self._rules[key]))
-
-    def _authorizer(self, rules: Rules) -> Callable[..., int]:
-        unreadable, refused_rows = rules.unreadable, rules.whole_rows_refused
         refusal = _DENY if self.mode == "enforce" else _OK
+        self.conn.set_authorizer(self._authorizer(self._rules[key], refusal))
+
+    def survey(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Violation]:
+        """Every violation of a statement (a refusal stops at the first): compile it under a
+        recording authorizer with EXPLAIN, which reads no data."""
+        purpose = self.purpose
+        rules = self._rules.get(purpose.name if purpose else None) or rules_for(
+            self.register, purpose)
+        self.take()
+        self.conn.set_authorizer(self._authorizer(rules, _OK))
+        try:
+            self.conn.execute("EXPLAIN " + sql, params).fetchall()
+        except sqlite3.Error:
+            pass
+        finally:
+            self._install()
+        return self.take()[2]
+
+    def _authorizer(self, rules: Rules, refusal: int) -> Callable[..., int]:
+        unreadable, refused_rows = rules.unreadable, rules.whole_rows_refused
         add_read, add_write = self.reads.append, self.writes.append
         add_violation = self.violations.append
         protected = PROTECTED_TABLES
@@ -210,8 +226,9 @@ def violation_message(purpose: Purpose | None, violations: Sequence[Violation],
                 f" purposes: {', '.join(sorted(register.purposes))}")
     tables = sorted({c.partition(".")[0] for c in columns})
     allowed = sorted(c for c in purpose.columns if c.partition(".")[0] in tables)
+    them = "it" if len(columns) == 1 else "them"
     return (f"purpose {purpose.name!r} may not {verb} {', '.join(columns)}: the register does"
-            " not list it for this purpose (purpose limitation, art. 5(1)(b); data"
+            f" not list {them} for this purpose (purpose limitation, art. 5(1)(b); data"
             f" minimisation, art. 5(1)(c)). Allowed there: {', '.join(allowed) or 'nothing'}")
 
 
@@ -282,11 +299,11 @@ class Processing:
             cursor = self.connection.execute(sql, params)
             rows = cursor.fetchall()
         except sqlite3.DatabaseError as exc:
-            self._refused(sql, exc)
+            self._refused(sql, params, exc)
             raise
         reads, writes, violations = self._statement(sql, gate.take())
         names = [d[0] for d in cursor.description] if cursor.description else []
-        if reads or violations:
+        if violations or any(column for _, column in reads):
             ids = _customer_ids(names, rows, reads)
             self._log("read", reads, writes, violations, ids, len(rows))
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -302,7 +319,7 @@ class Processing:
         try:
             cursor = self.connection.execute(sql, params)
         except sqlite3.DatabaseError as exc:
-            self._refused(sql, exc)
+            self._refused(sql, params, exc)
             raise
         reads, writes, violations = self._statement(sql, self.sandbox.gate.take())
         if reads or writes or violations:
@@ -319,11 +336,14 @@ class Processing:
             return taken
         return self._seen.get(sql, taken)
 
-    def _refused(self, sql: str, exc: sqlite3.DatabaseError) -> None:
-        reads, writes, violations = self.sandbox.gate.take()
+    def _refused(self, sql: str, params: Sequence[Any] | dict[str, Any],
+                 exc: sqlite3.DatabaseError) -> None:
+        gate = self.sandbox.gate
+        violations = gate.take()[2]
         if not violations:
             return
         self._seen.pop(sql, None)
+        violations = gate.survey(sql, params) or violations
         self._pending.append(self._entry(
             "refused", sorted({f"{t}.{c}" for _, t, c in violations}), [],
             {"kinds": sorted({k for k, _, _ in violations}),
@@ -343,7 +363,7 @@ class Processing:
 
     def _log(self, action: str, reads: list, writes: list, violations: list,
              ids: list[int] | None, rows: int | None, via: str | None = None) -> None:
-        columns = {f"{t}.{c}" for t, c in reads}
+        columns = {f"{t}.{c}" for t, c in reads if c}
         columns.update(f"{t}.{c or '*'}" for _, t, c in writes)
         detail: dict[str, Any] = {}
         if rows is not None:

@@ -153,10 +153,10 @@ def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verifi
         for row in cursor:
             seq, fields, prev_hash, digest = row[0], row[:9], row[9], row[10]
             seen += 1
+            if seq > count:
+                return _broken(seen - 1, seq, f"entry {seq} was added behind the CMS's back"
+                               f" (the CMS wrote {count} entries)")
             if seq != expected_seq:
-                if seq > count:
-                    return _broken(seen - 1, seq, f"entry {seq} was added behind the CMS's back"
-                                   f" (the CMS wrote {count} entries)")
                 if seq > expected_seq:
                     return _broken(seen - 1, expected_seq, f"entry {expected_seq} is missing:"
                                    f" the next entry found is {seq} (entries were deleted)")
@@ -166,9 +166,6 @@ def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verifi
                 return _broken(seen - 1, broken, f"entry {broken} was rewritten or entry {seq}"
                                f" inserted: entry {seq} does not link to the entry before it")
             if entry_hash(prev, fields) != digest:
-                if seq > count:
-                    return _broken(seen - 1, seq, f"entry {seq} was added behind the CMS's back"
-                                   f" (the CMS wrote {count} entries)")
                 return _broken(seen - 1, seq, f"entry {seq} was changed after it was written"
                                " (its content no longer matches its hash)")
             prev, expected_seq = digest, expected_seq + 1
@@ -176,8 +173,11 @@ def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verifi
         if seen < count:
             return _broken(seen, seen + 1, f"the log ends at entry {seen}, but the CMS wrote"
                            f" {count}: entries {seen + 1}..{count} were removed")
-        return _broken(seen, count + 1, f"the CMS wrote {count} entries but the log holds"
-                       f" {seen}: entries after {count} were added behind its back")
+        if seen > count:
+            return _broken(seen, count + 1, f"the CMS wrote {count} entries but the log holds"
+                           f" {seen}: entries after {count} were added behind its back")
+        return _broken(seen, seen or None, f"entry {seen} was rewritten: the log no longer"
+                       " ends in the hash the CMS recorded")
     if expected_head is not None and expected_head != head:
         return _broken(seen, None, "the whole log differs from the head you kept")
     return Verification(True, seen, None, f"audit log intact: {seen} entries")

@@ -1,0 +1,192 @@
+"""Purpose-bound access: the authorizer covers every way SQL can reach a column."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from sandbox_cms import open_sandbox
+from sandbox_cms.errors import ProcessingError, PurposeViolation, UnknownPurpose
+
+# Each statement reaches customers.birth_date, which the newsletter purpose may not use.
+REACHES_BIRTH_DATE = {
+    "select *": "SELECT * FROM customers WHERE id = 1",
+    "join": "SELECT e.event, c.birth_date FROM consent_events e JOIN customers c"
+            " ON c.id = e.customer_id LIMIT 3",
+    "subquery": "SELECT id, email FROM customers WHERE id IN"
+                " (SELECT id FROM customers WHERE birth_date < '1970-01-01') LIMIT 3",
+    "view": "SELECT * FROM v_people LIMIT 3",
+    "where only": "SELECT id FROM customers WHERE birth_date IS NOT NULL LIMIT 3",
+    "cte": "WITH x AS (SELECT id, birth_date FROM customers) SELECT count(*) AS n FROM x"
+           " WHERE birth_date > '2000-01-01'",
+    "order by": "SELECT id FROM customers ORDER BY birth_date LIMIT 2",
+}
+
+
+@pytest.fixture
+def db_with_view(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE VIEW v_people AS SELECT id, email, birth_date FROM customers")
+    conn.commit()
+    conn.close()
+    return db_path
+
+
+@pytest.fixture
+def cms(db_with_view):
+    with open_sandbox(db_with_view) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def recording(db_with_view):
+    with open_sandbox(db_with_view, mode="record") as sandbox:
+        yield sandbox
+
+
+@pytest.mark.parametrize("kind", sorted(REACHES_BIRTH_DATE))
+def test_every_route_to_a_forbidden_column_is_refused(cms, kind):
+    with cms.processing("newsletter") as p, pytest.raises(PurposeViolation) as refused:
+        p.query(REACHES_BIRTH_DATE[kind])
+    message = str(refused.value)
+    assert "'newsletter'" in message and "customers.birth_date" in message
+    assert "5(1)(b)" in message and "5(1)(c)" in message
+    assert "customers.birth_date" in refused.value.columns
+    assert "customers.email" not in refused.value.columns
+    (entry,) = cms.audit.entries(action="refused")
+    assert entry.purpose == "newsletter" and "customers.birth_date" in entry.columns
+    assert not cms.audit.entries(action="read")
+
+
+@pytest.mark.parametrize("kind", sorted(REACHES_BIRTH_DATE))
+def test_every_route_to_a_forbidden_column_is_recorded_in_record_mode(recording, kind):
+    with recording.processing("newsletter") as p:
+        p.query(REACHES_BIRTH_DATE[kind])  # runs
+    (violation,) = recording.audit.entries(action="violation")
+    assert "customers.birth_date" in violation.columns
+    assert violation.purpose == "newsletter" and violation.detail["mode"] == "record"
+    (read,) = recording.audit.entries(action="read")
+    assert "customers.birth_date" in read.columns
+
+
+def test_the_raw_connection_is_guarded_too(cms):
+    with cms.processing("newsletter"), pytest.raises(sqlite3.DatabaseError, match="prohibited"):
+        cms.connection.execute("SELECT birth_date FROM customers")
+    with pytest.raises(sqlite3.DatabaseError, match="prohibited"):
+        cms.connection.execute("SELECT email FROM customers")
+
+
+def test_reads_on_the_raw_connection_are_still_logged(cms):
+    with cms.processing("newsletter"):
+        cms.connection.execute("SELECT email FROM customers").fetchall()
+    (entry,) = cms.audit.entries(action="read")
+    assert entry.columns == ("customers.email",) and entry.detail["via"] == "connection"
+
+
+def test_allowed_columns_are_read_and_logged_with_customer_ids(cms):
+    with cms.processing("newsletter") as p:
+        rows = p.query("SELECT id, email FROM customers WHERE id <= ? ORDER BY id", (3,))
+        events = p.query("SELECT customer_id, event FROM consent_events LIMIT 4")
+    assert [r["id"] for r in rows] == [1, 2, 3] and "@" in rows[0]["email"]
+    first, second = cms.audit.entries(action="read")
+    assert first.row_ids == (1, 2, 3) and first.detail == {"rows": 3}
+    assert set(second.row_ids) == {e["customer_id"] for e in events}
+
+
+def test_when_the_customer_is_not_knowable_the_entry_says_so(cms):
+    with cms.processing("order_fulfilment") as p:
+        p.query("SELECT o.id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id"
+                " LIMIT 2")
+    (entry,) = cms.audit.entries(action="read")
+    assert entry.row_ids == () and entry.detail == {"rows": 2, "customer_ids": "unknown"}
+
+
+def test_outside_any_purpose_personal_data_is_refused_but_products_are_not(cms):
+    with pytest.raises(PurposeViolation, match="needs a declared purpose"):
+        cms.query("SELECT email FROM customers")
+    assert len(cms.query("SELECT sku, name FROM products")) >= 1
+    assert cms.query("SELECT count(*) AS n FROM customers")[0]["n"] > 0  # counting is no read
+    (entry,) = cms.audit.entries()
+    assert entry.action == "refused" and entry.purpose is None
+
+
+def test_outside_any_purpose_in_record_mode_the_read_is_a_violation(recording):
+    recording.query("SELECT email FROM customers LIMIT 1")
+    (violation,) = recording.audit.entries(action="violation")
+    assert violation.purpose is None and violation.columns == ("customers.email",)
+
+
+def test_a_statement_cached_under_a_wide_purpose_is_checked_again_under_a_narrow_one(cms):
+    sql = "SELECT id, birth_date FROM customers LIMIT 1"
+    with cms.processing("dsr_access") as p:
+        p.query(sql)
+        p.query(sql)  # cached by sqlite3: still logged
+    with cms.processing("newsletter") as p, pytest.raises(PurposeViolation):
+        p.query(sql)
+    assert len(cms.audit.entries(action="read")) == 2
+
+
+def test_writes_are_checked_column_by_column(cms):
+    with cms.processing("customer_service") as p:
+        assert p.execute("UPDATE customers SET phone = ? WHERE id = ?", ("+31 20 000 0000", 5),
+                         customer_ids=[5]) == 1
+        with pytest.raises(PurposeViolation, match="customers.iban"):
+            p.execute("UPDATE customers SET iban = NULL WHERE id = 5")
+        with pytest.raises(PurposeViolation):
+            p.execute("DELETE FROM customers WHERE id = 5")  # a row goes whole: needs iban too
+    (write,) = cms.audit.entries(action="write")
+    assert write.row_ids == (5,) and "customers.phone" in write.columns
+    assert len(cms.audit.entries(action="refused")) == 2
+
+
+def test_copying_customers_into_a_new_table_is_refused_or_recorded(cms, recording):
+    sql = "CREATE TABLE training_copy AS SELECT id, first_name FROM customers"
+    with cms.processing("training") as p, pytest.raises(PurposeViolation, match="Digi"):
+        p.execute(sql)
+    with recording.processing("training") as p:
+        p.execute(sql)
+    (violation,) = recording.audit.entries(action="violation")
+    assert "schema" in violation.detail["kinds"]
+
+
+def test_attach_is_always_refused(recording, tmp_path):
+    with recording.processing("dsr_access") as p, pytest.raises(PurposeViolation, match="attach"):
+        p.execute(f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
+
+
+def test_unknown_purpose_is_a_clear_error(cms):
+    with pytest.raises(UnknownPurpose, match="'newsleter'.*newsletter"):
+        cms.processing("newsleter")
+
+
+def test_nested_purposes_apply_the_inner_one_and_restore_the_outer(cms):
+    with cms.processing("newsletter") as outer:
+        with cms.processing("analytics") as inner:
+            inner.query("SELECT customer_id, total_cents FROM orders LIMIT 1")
+            with pytest.raises(PurposeViolation):
+                inner.query("SELECT email FROM customers LIMIT 1")
+        outer.query("SELECT email FROM customers LIMIT 1")
+        with pytest.raises(PurposeViolation):
+            outer.query("SELECT total_cents FROM orders LIMIT 1")
+    assert [e.purpose for e in cms.audit.entries(action="read")] == ["analytics", "newsletter"]
+
+
+def test_the_context_must_be_used_in_a_with_block(cms):
+    p = cms.processing("newsletter")
+    with pytest.raises(ProcessingError, match="with block"):
+        p.query("SELECT email FROM customers")
+
+
+def test_many_reads_are_flushed_in_batches_and_the_chain_holds(cms):
+    with cms.processing("newsletter") as p:
+        for i in range(1, 301):
+            p.query("SELECT email FROM customers WHERE id = ?", (i,))
+        assert len(cms.audit) >= 256  # flushed before the block ends
+    assert len(cms.audit.entries(action="read")) == 300
+    assert cms.audit.verify().ok
+
+
+def test_bad_mode_is_refused(db_path):
+    with pytest.raises(ProcessingError, match="enforce"):
+        open_sandbox(db_path, mode="lenient")

@@ -1,0 +1,151 @@
+"""The processing register and data categories: loading, validation, installation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sandbox_cms import schema
+from sandbox_cms.errors import PolicyError, UnknownPurpose
+from sandbox_cms.policy import (
+    POLICY_DIR,
+    default_register,
+    install_policy,
+    load_register,
+    unclassified_columns,
+)
+
+DIRECT_IDENTIFIERS = {
+    "customers.first_name", "customers.last_name", "customers.email", "customers.phone",
+    "customers.street", "customers.house_number", "customers.postcode", "customers.iban",
+    "customers.birth_date", "invoices.billing_name", "invoices.billing_street",
+}
+
+
+def test_every_schema_column_is_classified_exactly_once():
+    assert unclassified_columns(default_register()) == []
+
+
+def test_register_holds_the_purposes_of_the_course_with_their_grounds():
+    purposes = default_register().purposes
+    expected = {
+        "order_fulfilment": "contract", "invoicing": "legal_obligation", "warranty": "contract",
+        "customer_service": "contract", "newsletter": "consent", "antipiracy_sharing": "consent",
+        "analytics": "legitimate_interests", "training": "synthetic_only",
+        "dsr_access": "legal_obligation", "dsr_erasure": "legal_obligation",
+        "retention_enforcement": "legal_obligation", "consent_administration": "legal_obligation",
+    }
+    for name, ground in expected.items():
+        assert purposes[name].legal_ground == ground, name
+        assert purposes[name].article and purposes[name].description
+
+
+def test_minimisation_is_visible_in_the_register():
+    purposes = default_register().purposes
+    assert not purposes["analytics"].columns & DIRECT_IDENTIFIERS
+    assert purposes["newsletter"].columns & DIRECT_IDENTIFIERS == {
+        "customers.first_name", "customers.email"}
+    assert "customers.birth_date" not in purposes["order_fulfilment"].columns
+    assert "customers.email" not in purposes["invoicing"].columns
+    assert "invoices.billing_name" in purposes["invoicing"].columns
+
+
+def test_stars_and_categories_expand_to_real_columns():
+    newsletter = default_register().purpose("newsletter")
+    assert "consent_events.text_version" in newsletter.columns  # from consent_events.*
+    fulfilment = default_register().purpose("order_fulfilment")
+    assert {"customers.street", "customers.city"} <= fulfilment.columns  # category address
+
+
+def test_retention_rules_named_by_purposes_exist():
+    rules_file = POLICY_DIR / "retention.toml"
+    if not rules_file.exists():
+        pytest.skip("no retention schedule yet")
+    names = {r["name"] for r in tomllib.loads(rules_file.read_text())["rules"]}
+    for purpose in default_register().purposes.values():
+        assert purpose.retention is None or purpose.retention in names, purpose.name
+
+
+def test_provenance_is_not_personal_but_a_customer_id_is():
+    register = default_register()
+    assert not register.is_personal("customers.provenance_id")
+    assert register.is_personal("orders.customer_id")
+    assert not register.is_personal("products.name")
+    assert register.category_of("customers.iban") == "financial"
+
+
+def test_unknown_purpose_lists_the_known_ones():
+    with pytest.raises(UnknownPurpose, match="unknown purpose 'marketing'.*newsletter"):
+        default_register().purpose("marketing")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "purposes.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """
+[purposes.p]
+title = "P"
+legal_ground = "contract"
+article = "6(1)(b)"
+description = "d"
+columns = ["customers.email"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('"customers.email"', '"customers.shoe_size"'),
+         r"purposes.p.columns' names 'customers.shoe_size': table 'customers' has no column"),
+        (('"customers.email"', '"clients.email"'), "there is no table 'clients'"),
+        (('"contract"', '"because"'), r"purposes.p.legal_ground' is 'because'"),
+        (('columns = ["customers.email"]', 'categories = ["gossip"]'), "unknown category 'gossip'"),
+        (('title = "P"', 'title = ""'), r"purposes.p.title' must be a non-empty string"),
+        (('description = "d"', 'description = "d"\nretention = "forever"'),
+         "'forever', which retention.toml does not define"),
+        (('[purposes.p]', '[purposes.p'), "not valid TOML"),
+    ],
+)
+def test_bad_purpose_files_are_refused_naming_file_and_key(tmp_path, change, message):
+    path = _write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(PolicyError, match=message) as raised:
+        load_register(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_good_file_loads(tmp_path):
+    register = load_register(_write(tmp_path, GOOD))
+    assert register.purpose("p").columns == {"customers.email"}
+
+
+def test_a_column_in_two_categories_is_refused(tmp_path):
+    text = (POLICY_DIR / "categories.toml").read_text()
+    text += '\n[categories.twice]\ndescription = "x"\ncolumns = ["customers.email"]\n'
+    path = tmp_path / "categories.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match="categories.twice.columns' names 'customers.email'"):
+        load_register(categories_path=path)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(PolicyError, match="policy file is missing"):
+        load_register(tmp_path / "nope.toml")
+
+
+def test_install_policy_writes_the_register_into_a_database():
+    conn = sqlite3.connect(":memory:")
+    schema.create_tables(conn)
+    install_policy(conn)
+    install_policy(conn)  # replaces, does not duplicate
+    rows = dict(conn.execute("SELECT name, columns FROM purposes").fetchall())
+    assert set(rows) == set(default_register().purposes)
+    assert set(json.loads(rows["newsletter"])) == default_register().purpose("newsletter").columns
+    if (POLICY_DIR / "retention.toml").exists():
+        assert conn.execute("SELECT count(*) FROM retention_rules").fetchone()[0] > 0
