@@ -167,14 +167,19 @@ def good_precision(attempt: Attempt) -> None:
             f"{MIN_PRECISION:.0%} needed): a scanner that flags demonstrably synthetic "
             "values (reserved domains, fictional bank codes, numbers failing the 11-proof) "
             "gets ignored",
-            [f"record {i} ({_describe(by_id.get(i))}) is synthetic" for i in wrong],
+            [f"record {i} is synthetic: {_describe(by_id.get(i))}" for i in wrong],
         )
 
 
 def _describe(row: dict | None) -> str:
+    """Why a record is demonstrably synthetic, in a few words."""
     if row is None:
         return "not in the dump"
-    return f"e-mail {row['email']}, IBAN {row['iban'] or '-'}, reference {row['reference']}"
+    parts = [f"e-mail domain {row['email'].rpartition('@')[2]} is reserved"]
+    if row["iban"]:
+        parts.append(f"IBAN bank code {row['iban'][4:8]} is fictional")
+    parts.append("no number in it passes the 11-proof")
+    return ", ".join(parts)
 
 
 EXERCISE = register(Exercise(

@@ -1,0 +1,81 @@
+"""Helpers for the course-notebook tests (test_module00.py, test_module01.py).
+
+Read a source notebook, pull a solution function out of it, execute a notebook with a real
+kernel (nbclient), and generate the student version with nbgrader (through
+``grading.course.Classroom.release``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE = REPO / "course"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def source_notebook(assignment: str) -> Path:
+    return COURSE / assignment / f"{assignment}.ipynb"
+
+
+def load(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def nbgrader_meta(cell: Any) -> dict[str, Any]:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def cell(nb: nbformat.NotebookNode, grade_id: str) -> Any:
+    for c in nb.cells:
+        if nbgrader_meta(c).get("grade_id") == grade_id:
+            return c
+    raise KeyError(grade_id)
+
+
+def graded_test_cells(nb: nbformat.NotebookNode) -> list[Any]:
+    """Autograded test cells: graded code cells that are not solutions."""
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")
+            and not nbgrader_meta(c).get("solution")]
+
+
+def solution_function(assignment: str, grade_id: str, name: str) -> Any:
+    """The reference solution ``name`` defined in the notebook's cell ``grade_id``."""
+    nb = load(source_notebook(assignment))
+    namespace: dict[str, Any] = {}
+    exec(compile(cell(nb, grade_id).source, f"{assignment}:{grade_id}", "exec"), namespace)
+    return namespace[name]
+
+
+def execute(path: Path, *, allow_errors: bool = False, timeout: int = 120) -> Any:
+    """Run a notebook top to bottom in a fresh python3 kernel, in its own folder."""
+    from nbclient import NotebookClient
+
+    nb = load(path)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    return nb
+
+
+def error_of(executed_cell: Any) -> str | None:
+    """The 'ename: evalue' of a cell's error output, or None if it ran cleanly."""
+    for output in executed_cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output['ename']}: {output['evalue']}"
+    return None
+
+
+def release(assignment: str, root: Path) -> Path:
+    """The student version of an assignment, made by nbgrader generate_assignment."""
+    from grading.course import Classroom
+
+    results = Classroom(root=root).release(assignment)
+    failed = [r.line() for r in results if not r.ok]
+    assert not failed, failed
+    return root / "release" / assignment / f"{assignment}.ipynb"

@@ -1,0 +1,259 @@
+"""Module 01 (training and test data): every graded exercise proven.
+
+- the reference solutions (taken from the source notebook) pass the visible and hidden test;
+- plausible wrong answers (tests/fixtures/wrong_answers/) fail naming the right principle;
+- an answer hard-coded to the visible variant fails the hidden test;
+- the canary mechanism plants values that a copy cannot hide;
+- the source notebook is a valid nbgrader source (metadata, hidden tests, rubric, no output);
+- the solution notebook runs top to bottom with every test passing, and the student version
+  nbgrader generates fails its tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from pathlib import Path
+
+import pytest
+from notebook_tools import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    cell,
+    error_of,
+    execute,
+    graded_test_cells,
+    load,
+    nbgrader_meta,
+    release,
+    solution_function,
+    source_notebook,
+)
+
+from grading import get_exercise, run
+from grading.exercises.canary import make_canaries, output_values, plant_canaries
+from grading.exercises.m01_real_looking import make_dump, score
+from grading.harness import open_variant
+from sandbox_cms.build import fresh_copy
+from sandbox_cms.guard import passes_elfproef
+
+ASSIGNMENT = "01-training-data"
+WRONG_DIR = Path(__file__).parent / "fixtures" / "wrong_answers"
+# exercise id -> (solution cell, function name, wrong-answers module)
+EXERCISES = {
+    "01-training-set": ("m01-ex1-solution", "make_training_set", "m01_training_set"),
+    "01-real-looking": ("m01-ex2-solution", "find_real_looking", "m01_real_looking"),
+    "01-minimal-extract": ("m01-ex3-solution", "extract_for_bug", "m01_minimal_extract"),
+}
+
+
+def wrong_answers(module: str):
+    spec = importlib.util.spec_from_file_location(f"wrong_{module}", WRONG_DIR / f"{module}.py")
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def solution(exercise_id: str):
+    grade_id, name, _ = EXERCISES[exercise_id]
+    return solution_function(ASSIGNMENT, grade_id, name)
+
+
+# --- reference solutions --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_reference_solution_passes(exercise_id: str, variant: str) -> None:
+    outcome = run(exercise_id, solution(exercise_id), variant)
+    assert outcome.passed, outcome.message
+
+
+# --- wrong answers --------------------------------------------------------------------
+
+WRONG_CASES = [
+    pytest.param(ex, fn, principle, phrase, id=f"{ex}:{fn.__name__}")
+    for ex, (_, _, module) in EXERCISES.items()
+    for fn, principle, phrase in wrong_answers(module).WRONG_ANSWERS
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "fn", "principle", "phrase"), WRONG_CASES)
+def test_wrong_answer_fails_naming_the_principle(exercise_id, fn, principle, phrase) -> None:
+    outcome = run(exercise_id, fn, "visible")
+    assert not outcome.passed, f"{fn.__name__} passed {exercise_id}"
+    assert outcome.principle == principle, outcome.message
+    assert phrase in outcome.message, outcome.message
+
+
+def test_at_least_two_wrong_answers_per_exercise_break_different_principles() -> None:
+    for _, _, module in EXERCISES.values():
+        cases = wrong_answers(module).WRONG_ANSWERS
+        assert len(cases) >= 2
+        assert len({(fn.__name__, phrase) for fn, _, phrase in cases}) == len(cases)
+
+
+# --- hard-coded answers fail the hidden test ------------------------------------------
+
+
+def test_hard_coded_training_set_fails_hidden() -> None:
+    hard_coded = wrong_answers("m01_training_set").hard_coded
+    assert run("01-training-set", hard_coded, "visible").passed
+    hidden = run("01-training-set", hard_coded, "hidden")
+    assert not hidden.passed
+    assert "asked for 150 customers" in hidden.message
+
+
+def test_hard_coded_real_looking_ids_fail_hidden() -> None:
+    attempt = open_variant(get_exercise("01-real-looking"), "visible")
+    visible_ids = {p.record_id for p in attempt.context["planted"]}
+    attempt.cms.close()
+
+    def hard_coded(cms, dump):
+        return visible_ids
+
+    assert run("01-real-looking", hard_coded, "visible").passed
+    hidden = run("01-real-looking", hard_coded, "hidden")
+    assert not hidden.passed
+    assert hidden.principle == "synthetic_only"
+
+
+def test_hard_coded_extract_fails_hidden() -> None:
+    reference = solution("01-minimal-extract")
+    captured = {}
+
+    def capture(cms):
+        captured["rows"] = reference(cms)
+        return captured["rows"]
+
+    assert run("01-minimal-extract", capture, "visible").passed
+    rows = captured["rows"]
+
+    def hard_coded(cms):
+        with cms.processing("bug_fixing") as p:
+            p.query("SELECT id, total_cents FROM orders WHERE total_cents < 0")
+        return [dict(r) for r in rows]
+
+    assert run("01-minimal-extract", hard_coded, "visible").passed
+    hidden = run("01-minimal-extract", hard_coded, "hidden")
+    assert not hidden.passed
+    assert hidden.principle in {"minimisation", "task"}, hidden.message
+
+
+# --- the canary mechanism and the planted dump -------------------------------------------
+
+
+def test_canaries_are_distinctive_and_differ_per_seed(tmp_path: Path) -> None:
+    db = fresh_copy(tmp_path / "prod.db", customers=300)
+    canaries = plant_canaries(db, seed=1)
+    assert len(canaries) == 3
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT first_name, last_name FROM customers")
+        names = {f"{first} {last}" for first, last in rows}
+        invoice_names = {r[0] for r in conn.execute("SELECT billing_name FROM invoices")}
+    finally:
+        conn.close()
+    for canary in canaries:
+        assert canary.name in names and canary.name in invoice_names
+        assert canary.email.endswith(".example")
+    others = make_canaries(2, [c.customer_id for c in canaries])
+    assert {c.email for c in others}.isdisjoint({c.email for c in canaries})
+
+
+def test_output_values_see_canary_inside_free_text(tmp_path: Path) -> None:
+    db = fresh_copy(tmp_path / "prod.db", customers=300)
+    canary = plant_canaries(db, seed=3)[0]
+    out = tmp_path / "out.db"
+    conn = sqlite3.connect(out)
+    with conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES (?)", (canary.email,))
+    conn.close()
+    assert ("notes.body of row 1", canary.email) in list(output_values(out))
+
+
+def test_dump_plants_each_kind_and_decoys_are_synthetic(tmp_path: Path) -> None:
+    db = fresh_copy(tmp_path / "prod.db", customers=400)
+    dump, planted = make_dump(str(db), seed=11)
+    assert len(planted) == 15
+    assert {p.kind for p in planted} == {
+        "free_mail", "provider_mail", "bsn_reference", "bsn_note", "real_iban"}
+    planted_ids = {p.record_id for p in planted}
+    clean = [r for r in dump if r["id"] not in planted_ids]
+    assert not any(passes_elfproef(r["reference"]) for r in clean)
+    assert score(planted_ids, planted) == (1.0, 1.0)
+    assert score(set(), planted) == (0.0, 0.0)
+
+
+# --- the source notebook ----------------------------------------------------------------
+
+
+def test_source_notebook_is_a_clean_nbgrader_source() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(grade_ids) == len(set(grade_ids))
+    for c in nb.cells:
+        meta = nbgrader_meta(c)
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None
+        if meta:
+            assert meta["schema_version"] == 3
+        if meta.get("solution") and c.cell_type == "code":
+            assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
+    tests = graded_test_cells(nb)
+    assert len(tests) == 3
+    for c in tests:
+        meta = nbgrader_meta(c)
+        assert meta["locked"] and meta["points"] > 0
+        assert HIDDEN_BEGIN in c.source and HIDDEN_END in c.source
+        assert 'variant="hidden"' in c.source.split(HIDDEN_BEGIN)[1]
+    written = cell(nb, "m01-ex4-answer")
+    meta = nbgrader_meta(written)
+    assert written.cell_type == "markdown"
+    assert meta["grade"] and meta["solution"] and meta["points"] == 5
+    assert "Rubric" in written.source and "### BEGIN SOLUTION" in written.source
+    intro = nb.cells[0].source
+    assert "45–60 minutes" in intro
+
+
+def test_every_legal_claim_cell_cites_an_article() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    for c in nb.cells:
+        if c.cell_type == "markdown" and "Principle:" in c.source:
+            assert "art." in c.source, c.source[:80]
+    law = cell(nb, "m01-law").source
+    for cited in ("art. 8", "art. 9(1)", "art. 11", "5(1)(b)", "6(4)", "5(1)(c)", "C-77/21",
+                  "toereikend, ter zake dienend en niet bovenmatig", "CBP"):
+        assert cited in law, cited
+
+
+# --- the notebook itself, executed --------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_solution_notebook_runs_with_every_test_passing(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
+    nb = execute(source_notebook(ASSIGNMENT))  # raises on the first failing cell
+    for c in graded_test_cells(nb):
+        assert error_of(c) is None
+        assert any("passed" in o.get("text", "") for o in c.outputs), c.outputs
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_student_version_fails_its_tests(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
+    student = release(ASSIGNMENT, tmp_path / "classroom")
+    text = student.read_text(encoding="utf-8")
+    assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
+    assert "HMAC" in text  # the instructions stay
+    assert "hmac.new(key" not in text  # the solution does not
+    nb = execute(student, allow_errors=True)
+    tests = graded_test_cells(nb)
+    assert len(tests) == 3
+    for c in tests:
+        error = error_of(c)
+        assert error is not None and "PrincipleViolation" in error, error
+        assert "not written yet" in error
