@@ -138,9 +138,23 @@ def iban_problem(value: str, reference: Reference | None = None) -> str | None:
     return f"IBAN bank code {code} is not a fictional bank code ({allowed})"
 
 
+@functools.lru_cache(maxsize=8192)
+def _first_word(token: str) -> str:
+    words = normalise_company(token).split()
+    return words[0] if words else ""
+
+
 def real_company(name: str, reference: Reference | None = None) -> str | None:
     """The listed real company `name` stands for, or None."""
     ref = reference or load_reference()
+    head = name.split(None, 1)
+    if not head:
+        return None
+    # Fast rejection (scans check 100k names): the first word must start some listed name.
+    # Names are made of a few common first words (first names), so _first_word is cached.
+    first = _first_word(head[0])
+    if first and first not in ref.company_first_words:
+        return None
     return ref.companies.get(normalise_company(name))
 
 

@@ -39,6 +39,7 @@ class Reference:
     fictional_banks: tuple[str, ...]
     real_banks: dict[str, str]
     companies: dict[str, str]  # normalised name -> name as listed
+    company_first_words: frozenset[str]  # the first word of each normalised name
 
 
 def normalise_company(name: str) -> str:
@@ -150,4 +151,5 @@ def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
         fictional_banks=tuple(fictional),
         real_banks=real_banks,
         companies=companies,
+        company_first_words=frozenset(key.split()[0] for key in companies),
     )

@@ -156,3 +156,14 @@ def test_every_generated_customer_passes_the_guard(db_path):
     refused = {i: check_customer(dict(row)) for i, row in enumerate(rows)}
     assert {i: r for i, r in refused.items() if r} == {}
     assert any(row["iban"] for row in rows) and any(row["company"] for row in rows)
+
+
+def test_every_listed_company_is_recognised_in_its_usual_spellings():
+    from sandbox_cms.guard import real_company
+    from sandbox_cms.reference import load_reference
+
+    names = list(load_reference().companies.values())
+    assert len(names) > 400
+    for name in names:
+        for spelling in (name, name.upper(), f"{name} B.V.", f"Koninklijke {name} N.V."):
+            assert real_company(spelling) is not None, spelling
