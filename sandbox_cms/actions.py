@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sandbox_cms import audit, scope
+from sandbox_cms.access import PROTECTED_TABLES
 from sandbox_cms.errors import ProcessingError, UnknownCustomer
 from sandbox_cms.policy import schema_columns
 
@@ -203,12 +204,10 @@ def delete(p: Processing, table: str, ids: Iterable[int]) -> int:
     tables = schema_columns()
     if table not in tables:
         raise ProcessingError(f"unknown table {table!r}")
-    if "id" not in tables[table]:
-        raise ProcessingError(f"rows of {table} have no id to delete by")
-    from sandbox_cms.access import PROTECTED_TABLES
-
     if table in PROTECTED_TABLES:
         raise ProcessingError(f"{table} can only be changed by the CMS itself")
+    if "id" not in tables[table]:
+        raise ProcessingError(f"rows of {table} have no id to delete by")
     register = p.sandbox.register
     personal = [f"{table}.{c}" for c in tables[table] if register.is_personal(f"{table}.{c}")]
     p.require(personal, f"delete from {table}")

@@ -1,0 +1,110 @@
+"""The Sandbox facade: opening, fresh copies, the register, lazy parts, lifetime."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from sandbox_cms import Sandbox, fresh_sandbox, open_sandbox
+from sandbox_cms.errors import NotASandbox
+
+
+def test_open_refuses_a_missing_file_and_does_not_create_it(tmp_path):
+    missing = tmp_path / "nothing.db"
+    with pytest.raises(NotASandbox, match="no such sandbox"):
+        open_sandbox(missing)
+    assert not missing.exists()
+
+
+def test_open_refuses_a_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are not the tables you are looking for\n" * 50)
+    with pytest.raises(NotASandbox, match="not a sandbox database"):
+        open_sandbox(path)
+
+
+def test_open_refuses_a_database_that_is_not_a_sandbox(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(NotASandbox, match="no table meta"):
+        open_sandbox(path)
+
+
+def test_fresh_sandboxes_are_independent_copies(tmp_path):
+    with fresh_sandbox(path=tmp_path / "a.db") as a, fresh_sandbox(path=tmp_path / "b.db") as b:
+        a.clock.advance(days=1)
+        assert b.clock.now() < a.clock.now()
+        assert a.meta("scenario") == "webshop" and a.path != b.path
+
+
+def test_fresh_sandbox_of_another_scenario_and_size(tmp_path):
+    with fresh_sandbox("ebooks", customers=30, seed=7, path=tmp_path / "e.db") as cms:
+        assert (cms.meta("scenario"), cms.meta("customers"), cms.meta("seed")) == \
+            ("ebooks", "30", "7")
+        with cms.processing("analytics") as p:
+            assert p.query("SELECT count(id) AS n FROM customers")[0]["n"] == 30
+
+
+def test_the_register_is_read_from_the_sandbox(db_path):
+    with open_sandbox(db_path) as cms:
+        assert cms.register.purpose("newsletter").legal_ground == "consent"
+        assert cms.purposes is cms.register.purposes
+        assert cms.register.purpose("dsr_erasure").internal
+
+
+def test_a_sandbox_with_an_empty_register_gets_the_shipped_one(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM purposes")
+    conn.commit()
+    conn.close()
+    with open_sandbox(db_path) as cms:
+        assert "newsletter" in cms.register.purposes
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM purposes").fetchone()[0] > 0
+    conn.close()
+
+
+def test_close_writes_pending_entries_and_closes(db_path):
+    cms = open_sandbox(db_path)
+    p = cms.processing("newsletter").__enter__()  # a block left open, as in a notebook
+    p.query("SELECT email FROM customers LIMIT 1")
+    cms.close()
+    cms.close()  # twice is harmless
+    with open_sandbox(db_path) as again:
+        assert [e.action for e in again.audit.entries()] == ["read"]
+
+
+def test_reading_the_audit_log_flushes_open_blocks(db_path):
+    with open_sandbox(db_path) as cms, cms.processing("newsletter") as p:
+        p.query("SELECT email FROM customers LIMIT 1")
+        assert len(cms.audit.entries(action="read")) == 1
+
+
+def test_the_parts_of_other_modules_are_created_on_first_use(db_path):
+    with open_sandbox(db_path) as cms:
+        for name, cls in [("consent", "ConsentLedger"), ("retention", "RetentionSchedule"),
+                          ("dsr", "DataSubjectRequests"), ("storage", "Storage")]:
+            assert name not in vars(cms)
+            try:
+                part = getattr(cms, name)
+            except ImportError:  # the module has not landed yet
+                continue
+            assert type(part).__name__ == cls and getattr(cms, name) is part
+
+
+def test_transaction_rolls_back_everything_inside(db_path):
+    with open_sandbox(db_path) as cms:
+        with pytest.raises(ZeroDivisionError), cms.transaction(), \
+                cms.processing("customer_service") as p:
+            p.execute("UPDATE customers SET phone = NULL WHERE id = 1", customer_ids=[1])
+            1 / 0
+        with cms.processing("customer_service") as p:
+            assert p.query("SELECT phone FROM customers WHERE id = 1")[0]["phone"] is not None
+
+
+def test_sandbox_is_exported_and_has_a_readable_repr(db_path):
+    with Sandbox(db_path, mode="record") as cms:
+        assert "record" in repr(cms) and str(db_path) in repr(cms)
