@@ -14,7 +14,6 @@ is unlinked from the (deleted) customer and its mails lose their address.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox_cms.erasure import ErasureReport, ProcessingDb, erase_customers
 from sandbox_cms.errors import RequestError, UnknownCustomer
-from sandbox_cms.moments import to_iso
+from sandbox_cms.moments import add_days, to_iso
 from sandbox_cms.scope import transaction
 
 if TYPE_CHECKING:
@@ -128,16 +127,15 @@ class DataSubjectRequests:
             request = rows[0]
             if request["status"] != "awaiting_confirmation":
                 raise RequestError(f"request {request['id']} is already {request['status']}")
-            deadline = to_iso(dt.datetime.fromisoformat(request["requested_at"])
-                              + dt.timedelta(days=CONFIRM_WITHIN_DAYS))
-            if now > deadline:
-                p.execute("UPDATE dsr_requests SET status = 'expired' WHERE id = ?",
-                          (request["id"],))
-                raise RequestError(
-                    f"the confirmation code expired on {deadline[:10]}: please ask again")
-            p.execute("UPDATE dsr_requests SET status = 'confirmed', confirmed_at = ? "
-                      "WHERE id = ?", (now, request["id"]))
-            return request["id"]
+            deadline = add_days(request["requested_at"], CONFIRM_WITHIN_DAYS)
+            expired = now > deadline
+            p.execute("UPDATE dsr_requests SET status = ?, confirmed_at = ? WHERE id = ?",
+                      ("expired" if expired else "confirmed", None if expired else now,
+                       request["id"]))
+        if expired:  # raised after the commit, so the request stays marked as expired
+            raise RequestError(
+                f"the confirmation code expired on {deadline[:10]}: please ask again")
+        return request["id"]
 
     def carry_out(self, request_id: int) -> dict[str, Any] | ErasureReport:
         """Run a confirmed request: the export (a dict) or the erasure (its report)."""

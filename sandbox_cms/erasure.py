@@ -117,8 +117,9 @@ class ErasureReport:
         """A JSON-serialisable form."""
         return {
             "at": self.at,
-            "removed": [asdict(item) for item in self.removed],
-            "retained": [asdict(item) for item in self.retained],
+            "removed": [{**asdict(item), "columns": list(item.columns)} for item in self.removed],
+            "retained": [{**asdict(item), "columns": list(item.columns)}
+                         for item in self.retained],
             "notify": list(self.notify),
         }
 
