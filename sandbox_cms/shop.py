@@ -202,8 +202,10 @@ def _next_invoice_number(p: Any, now: dt.datetime) -> str:
     prefix = f"{now.year}-"
     rows = p.query("SELECT number FROM invoices WHERE number >= ? AND number < ? "
                    "ORDER BY number DESC LIMIT 1", (prefix, f"{now.year}."))
-    last = int(rows[0]["number"].split("-", 1)[1]) if rows else 0
-    return f"{prefix}{last + 1:06d}"
+    if not rows:
+        return f"{prefix}{1:07d}"
+    digits = rows[0]["number"].split("-", 1)[1]
+    return f"{prefix}{int(digits) + 1:0{len(digits)}d}"
 
 
 def _provenance(cms: Any) -> int:
