@@ -19,7 +19,12 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sandbox_cms.erasure import ErasureReport, ProcessingDb, erase_customers
+from sandbox_cms.erasure import (
+    ErasureReport,
+    ProcessingDb,
+    erase_customers,
+    overwrite_deleted_content,
+)
 from sandbox_cms.errors import RequestError, UnknownCustomer
 from sandbox_cms.moments import add_days, to_iso
 from sandbox_cms.scope import transaction
@@ -205,6 +210,7 @@ class DataSubjectRequests:
         return rows[0]["id"]
 
     def _erase(self, p: Any, request_id: int, customer_id: int, now: str) -> ErasureReport:
+        overwrite_deleted_content(p.connection)
         report = erase_customers(ProcessingDb(p), [customer_id], now,
                                  self._cms.retention.invoice_rule())
         p.execute("UPDATE dsr_requests SET status = 'completed', completed_at = ?, report = ?, "

@@ -18,7 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox_cms.erasure import Db, ErasureReport, InvoiceRule, ProcessingDb, erase_customers
+from sandbox_cms.erasure import (
+    Db,
+    ErasureReport,
+    InvoiceRule,
+    ProcessingDb,
+    erase_customers,
+    overwrite_deleted_content,
+)
 from sandbox_cms.errors import RetentionError
 from sandbox_cms.moments import Moment, add_days, to_iso
 from sandbox_cms.scope import transaction
@@ -248,6 +255,7 @@ class RetentionSchedule:
         invoices = self.invoice_rule()
         with self._cms.processing(PURPOSE, actor="retention") as p, transaction(p.connection):
             db = ProcessingDb(p)
+            overwrite_deleted_content(p.connection)
             items = self._due(db, moment)
             report = RetentionReport(at=moment, done=items)
             for rule in self.rules():

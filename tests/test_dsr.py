@@ -151,6 +151,16 @@ def test_erasure_leaves_no_trace_but_the_retained_invoice_fields(cms: Sandbox) -
     assert all("17(3)(b)" in item.reason for item in report.retained)
 
 
+def test_erased_values_are_not_left_in_the_database_file(cms: Sandbox) -> None:
+    _plant(cms)
+    cms.connection.execute("PRAGMA secure_delete = OFF")  # as on builds without the default
+    cms.dsr.erase(PERSON["email"])
+    cms.close()
+    content = cms.path.read_bytes()
+    for value in (PERSON["email"], PERSON["phone"], PERSON["iban"]):
+        assert value.encode() not in content, value
+
+
 def test_what_erasure_removes_keeps_and_reports(cms: Sandbox) -> None:
     cid, ids = _plant(cms)
     _live_with(cms, cid)
