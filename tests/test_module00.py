@@ -1,0 +1,109 @@
+"""Module 00 (orientation): the notebook is a clean nbgrader source, its tour and warm-up run
+top to bottom, the warm-up's reference solution passes both variants, a hard-coded answer
+fails the hidden one, and the student version nbgrader generates fails its test."""
+
+from __future__ import annotations
+
+import pytest
+from notebook_tools import (
+    HIDDEN_BEGIN,
+    cell,
+    error_of,
+    execute,
+    graded_test_cells,
+    load,
+    nbgrader_meta,
+    release,
+    solution_function,
+    source_notebook,
+)
+
+from grading import run
+from grading.harness import get_exercise, open_variant
+
+ASSIGNMENT = "00-orientation"
+EXERCISE = "00-newsletter-consent"
+
+
+def send_newsletter():
+    return solution_function(ASSIGNMENT, "m00-warmup-solution", "send_newsletter")
+
+
+def test_source_notebook_is_a_clean_nbgrader_source() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(ids) == len(set(ids)) == len(nb.cells)  # every cell is locked or graded
+    for c in nb.cells:
+        assert nbgrader_meta(c)["schema_version"] == 3
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None
+    (tests,) = graded_test_cells(nb)
+    assert nbgrader_meta(tests)["points"] == 2 and nbgrader_meta(tests)["locked"]
+    assert f'check("{EXERCISE}", send_newsletter, variant="hidden")' in tests.source.split(
+        HIDDEN_BEGIN)[1]
+    solution = cell(nb, "m00-warmup-solution")
+    assert nbgrader_meta(solution)["solution"] and "### BEGIN SOLUTION" in solution.source
+
+
+def test_orientation_states_the_promise_with_its_articles() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    assert "20–30 minutes" in nb.cells[0].source
+    promise = cell(nb, "m00-promise").source
+    for cited in ("art. 5(1)(b)", "art. 6(4)", "art. 5(1)(c)", "C-77/21", "RFC 2606"):
+        assert cited in promise, cited
+    tour = "\n".join(c.source for c in nb.cells)
+    for shown in ("cms.processing(", "cms.audit", "cms.clock", "CustomerCard", "AuditLogView",
+                  "ClockControl", 'variant="hidden"'):
+        assert shown in tour, shown
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_warm_up_solution_passes(variant: str) -> None:
+    outcome = run(EXERCISE, send_newsletter(), variant)
+    assert outcome.passed, outcome.message
+
+
+def test_hard_coded_warm_up_fails_hidden() -> None:
+    attempt = open_variant(get_exercise(EXERCISE), "visible")
+    visible = sorted(attempt.expected["eligible"])
+    attempt.cms.close()
+
+    def hard_coded(cms):
+        with cms.processing("newsletter") as p:
+            p.send_mailing(visible, subject="Spring offers")
+        return visible
+
+    assert run(EXERCISE, hard_coded, "visible").passed
+    hidden = run(EXERCISE, hard_coded, "hidden")
+    assert not hidden.passed
+    assert hidden.principle in {"consent", "task"}, hidden.message
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_solution_notebook_runs_with_the_tour_and_the_test_passing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
+    nb = execute(source_notebook(ASSIGNMENT))
+    refused = cell(nb, "m00-refused")
+    assert "Refused:" in refused.outputs[0]["text"] and "5(1)(b)" in refused.outputs[0]["text"]
+    card = cell(nb, "m00-card")
+    assert "application/vnd.jupyter.widget-view+json" in card.outputs[0]["data"]
+    (tests,) = graded_test_cells(nb)
+    assert error_of(tests) is None
+    assert "passed" in tests.outputs[0]["text"]
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_student_version_fails_its_test(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
+    student = release(ASSIGNMENT, tmp_path / "classroom")
+    stub = cell(load(student), "m00-warmup-solution").source
+    assert "send_mailing" not in stub and "NotImplementedError" in stub
+    assert HIDDEN_BEGIN not in student.read_text(encoding="utf-8")
+    nb = execute(student, allow_errors=True)
+    (tests,) = graded_test_cells(nb)
+    error = error_of(tests)
+    assert error is not None and "not written yet" in error, error
+    tour = cell(nb, "m00-processing")
+    assert error_of(tour) is None  # the tour itself still runs for the learner
