@@ -93,13 +93,16 @@ def detect_format(path: Path) -> Format:
 
 def read_records(
     path: Path, fmt: Format | None = None, *, max_bytes: int = MAX_BYTES,
-    max_records: int | None = MAX_RECORDS,
+    max_records: int | None = MAX_RECORDS, allow_empty: bool = False,
 ) -> Iterator[Record]:
     """Yield the records of a file one by one; raise RecordFileError when it is unreadable.
 
-    ``max_records=None`` means no limit on the number of records.
+    ``max_records=None`` means no limit on the number of records. An empty file, or one
+    without records, is an error unless ``allow_empty``.
     """
     path = Path(path)
+    if allow_empty and path.is_file() and path.stat().st_size == 0:
+        return
     check_size(path, max_bytes)
     fmt = fmt or detect_format(path)
     readers = {"csv": _csv_records, "json": _json_array_records, "jsonl": _jsonl_records}
@@ -120,7 +123,7 @@ def read_records(
             f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be read); "
             "save the file as UTF-8"
         ) from None
-    if count == 0:
+    if count == 0 and not allow_empty:
         raise RecordFileError(f"{path.name}: holds no records")
 
 

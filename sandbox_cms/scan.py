@@ -124,7 +124,9 @@ def scan_records(path: Path, ref: Reference | None = None) -> Iterator[Finding]:
     path = Path(path)
     flagged_names: set[str] = set()
     try:
-        for record in read_records(path, max_bytes=SCAN_MAX_BYTES, max_records=None):
+        for record in read_records(
+            path, max_bytes=SCAN_MAX_BYTES, max_records=None, allow_empty=True
+        ):
             values = list(_flatten(record.fields, ""))
             values += [(f"extra field {i + 1}", v) for i, v in enumerate(record.extra)]
             for field, value in values:

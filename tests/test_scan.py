@@ -137,7 +137,6 @@ def test_check_value(field, value, kinds):
     [
         ("latin1.csv", b"a,b\n\xe9,1\n", "latin1.csv: not UTF-8 text"),
         ("bad.json", "[1, 2", "bad.json: line 1: invalid JSON"),
-        ("empty.csv", "", "empty.csv: the file is empty"),
         ("broken.db", b"SQLite format 3\x00" + bytes(200), "broken.db: cannot"),
     ],
 )
@@ -150,6 +149,13 @@ def test_unreadable_input_raises_scan_error(tmp_path, name, content, message):
     with pytest.raises(ScanError) as info:
         list(scan_path(path))
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("content", ["", "first_name,email\n", "[]"])
+def test_an_empty_file_scans_clean(tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_text(content, encoding="utf-8")
+    assert findings(path) == []
 
 
 def test_missing_file_raises_scan_error(tmp_path):
