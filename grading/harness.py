@@ -224,9 +224,13 @@ def run(exercise: Exercise | str, fn: Any, variant: str = "visible") -> Outcome:
     return Outcome(exercise.id, variant, violation is None, violation)
 
 
-def check(exercise_id: str, fn: Any, variant: str = "visible", *, quiet: bool = False) -> Outcome:
+def check(exercise_id: str, fn: Any, variant: str = "visible", *, quiet: bool = False) -> None:
     """Grade ``fn``, print one line, record the result in the learner's progress file, and
-    raise :class:`PrincipleViolation` if it failed (so a notebook test cell fails)."""
+    raise :class:`PrincipleViolation` if it failed (so a notebook test cell fails).
+
+    Returns None on purpose: nbgrader reads a test cell's displayed value as partial
+    credit. Use :func:`run` to get the :class:`Outcome`.
+    """
     from grading.selfcheck import record_outcome
 
     outcome = run(exercise_id, fn, variant)
@@ -235,7 +239,6 @@ def check(exercise_id: str, fn: Any, variant: str = "visible", *, quiet: bool = 
         print(_summary_line(outcome))
     if outcome.violation is not None:
         raise outcome.violation
-    return outcome
 
 
 def _summary_line(outcome: Outcome) -> str:

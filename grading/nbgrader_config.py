@@ -27,9 +27,9 @@ CELL_TIMEOUT = 60
 
 FEEDBACK_PREPROCESSORS = (
     "nbgrader.preprocessors.GetGrades",
-    # Autograding restores hidden tests into the test cells; strip them again before the
-    # notebook is rendered as the learner's feedback.
-    "nbgrader.preprocessors.ClearHiddenTests",
+    # Autograding restores hidden tests into the test cells; strip them again (source and
+    # tracebacks) before the notebook is rendered as the learner's feedback.
+    "grading.preprocessors.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 )
 

@@ -219,8 +219,8 @@ def test_check_prints_records_progress_and_raises(tmp_path, monkeypatch, capsys)
         check(EX, mail_everyone)
     assert isinstance(info.value, AssertionError)
     assert capsys.readouterr().out.startswith(f"✗ {EX} (visible): failed. Rule: ")
-    outcome = check(EX, send_newsletter)
-    assert outcome.passed and capsys.readouterr().out.strip() == f"✓ {EX} (visible): passed"
+    assert check(EX, send_newsletter) is None  # a value would count as partial credit
+    assert capsys.readouterr().out.strip() == f"✓ {EX} (visible): passed"
     assert '"passed": true' in progress.read_text()
 
 

@@ -1,0 +1,152 @@
+"""End to end through nbgrader: release → submissions → grade → feedback → export.
+
+Runs nbgrader's real converters in-process (``grading.course.Classroom`` over
+``NbGraderAPI``) on the fixture assignment ``tests/fixtures/course/00-warmup``, whose tests
+call the demo exercise ``00-newsletter-consent`` (1 point visible, 1 point hidden). Several
+steps share one classroom (a module-scoped fixture) to keep nbgrader's kernels few.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from grading.cli import main
+from grading.course import Classroom, read_grades_csv
+from grading.selfcheck import PROGRESS_ENV
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COURSE = FIXTURES / "course"
+HOSTILE = FIXTURES / "notebooks"
+ASSIGNMENT = "00-warmup"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+
+pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
+
+
+def _cells(nb) -> dict:
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+
+
+def _submit(room: Classroom, student: str, solution: str | None = None,
+            tests: str | None = None) -> Path:
+    """A submission made from the released student version."""
+    nb = nbformat.read(room.root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    cells = _cells(nb)
+    if solution is not None:
+        cells["send_newsletter"].source = solution
+    if tests is not None:
+        cells["test_visible"].source = tests
+        cells["test_hidden"].source = tests
+    dest = room.root / "submitted" / student / ASSIGNMENT
+    dest.mkdir(parents=True)
+    nbformat.write(nb, dest / NOTEBOOK)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Release, five submissions (one unreadable), grade; returns the classroom and results."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv(PROGRESS_ENV, raising=False)
+    room = Classroom(tmp_path_factory.mktemp("classroom"), COURSE)
+    released = room.release()
+    assert [r.ok for r in released] == [True], released
+    _submit(room, "alice", (HOSTILE / "correct.py").read_text())
+    _submit(room, "bob")  # handed in the student version untouched
+    _submit(room, "carol", (HOSTILE / "mail_everyone.py").read_text())
+    _submit(room, "dave", (HOSTILE / "mail_everyone.py").read_text(), tests="assert True")
+    _submit(room, "erin", (HOSTILE / "rewrite_audit.py").read_text())
+    broken = room.root / "submitted" / "zed" / ASSIGNMENT
+    broken.mkdir(parents=True)
+    shutil.copy(HOSTILE / "truncated_notebook.txt", broken / NOTEBOOK)
+    results = room.grade()
+    yield room, results
+    mp.undo()
+
+
+def test_release_strips_solutions_and_hidden_tests(graded):
+    room, _ = graded
+    text = (room.root / "release" / ASSIGNMENT / NOTEBOOK).read_text()
+    assert "raise NotImplementedError()" in text
+    assert "cms.consent.may" not in text  # the solution
+    assert "HIDDEN TESTS" not in text and 'variant=\\"hidden\\"' not in text
+    assert (room.root / "nbgrader_config.py").read_text().count("c.Execute.timeout = 60") == 1
+    assert not (room.root / "source").exists()  # sources stay in course/
+
+
+def test_one_broken_submission_does_not_stop_the_batch(graded):
+    _, results = graded
+    by_student = {r.student: r for r in results}
+    assert set(by_student) == {"alice", "bob", "carol", "dave", "erin", "zed"}
+    assert not by_student["zed"].ok and by_student["zed"].error
+    assert all(by_student[s].ok for s in ("alice", "bob", "carol", "dave", "erin"))
+
+
+def test_scores(graded):
+    room, _ = graded
+    scores = {s.student: (s.score, s.max_score) for s in room.scores()}
+    assert scores["alice"] == (2.0, 2.0)  # correct: visible and hidden pass
+    assert scores["bob"] == (0.0, 2.0)    # empty: NotImplementedError
+    assert scores["carol"] == (0.0, 2.0)  # wrong: mails customers without consent
+
+
+def test_an_edited_test_cell_is_restored_and_scores_zero(graded):
+    room, _ = graded
+    # dave replaced both test cells with `assert True`; nbgrader restores them from the
+    # gradebook before running, so his wrong solution is graded as it deserves.
+    assert room.cell_scores(ASSIGNMENT, "dave") == {"test_visible": 0.0, "test_hidden": 0.0}
+    autograded = room.root / "autograded" / "dave" / ASSIGNMENT / NOTEBOOK
+    tests = _cells(nbformat.read(autograded, as_version=4))["test_visible"]
+    assert 'check("00-newsletter-consent", send_newsletter)' in tests.source
+    assert "Consent (art. 6(1)(a) and 7 GDPR)" in _error_text(tests)
+
+
+def test_a_rewritten_audit_log_fails_the_audit_check(graded):
+    room, _ = graded
+    assert room.cell_scores(ASSIGNMENT, "erin") == {"test_visible": 0.0, "test_hidden": 0.0}
+    autograded = room.root / "autograded" / "erin" / ASSIGNMENT / NOTEBOOK
+    tests = _cells(nbformat.read(autograded, as_version=4))["test_visible"]
+    # mailing everyone is caught first by consent; the audit check is proven in
+    # test_harness; here the hostile notebook must at least not earn points.
+    assert "PrincipleViolation" in _error_text(tests)
+
+
+def _error_text(cell) -> str:
+    return "\n".join(
+        f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in cell.outputs
+        if o.output_type == "error"
+    )
+
+
+def test_export_writes_every_score_to_csv(graded, tmp_path):
+    room, _ = graded
+    path = room.export(tmp_path / "grades.csv")
+    rows = {r["student_id"]: r for r in read_grades_csv(path)}
+    assert float(rows["alice"]["score"]) == 2.0 and float(rows["alice"]["max_score"]) == 2.0
+    assert float(rows["carol"]["score"]) == 0.0
+
+
+def test_feedback_leaves_out_hidden_tests(graded):
+    room, _ = graded
+    results = room.feedback()
+    assert {r.student for r in results if r.ok} >= {"alice", "carol"}
+    html = (room.root / "feedback" / "carol" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "Consent (art. 6(1)(a) and 7 GDPR)" in html
+    assert "BEGIN HIDDEN TESTS" not in html
+    assert "variant=&quot;hidden&quot;" not in html and 'variant="hidden"' not in html
+
+
+def test_cli_reports_unknown_assignment_and_missing_gradebook_in_one_line(tmp_path):
+    runner = CliRunner()
+    args = ["--course", str(COURSE), "--classroom", str(tmp_path / "room")]
+    result = runner.invoke(main, ["release", "nope", *args])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: unknown assignment 'nope' (known: 00-warmup)"
+    result = runner.invoke(main, ["export", *args])
+    assert result.exit_code == 1 and "no gradebook" in result.output
+    assert "Traceback" not in result.output
