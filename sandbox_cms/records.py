@@ -164,7 +164,8 @@ def _csv_records(fh: io.TextIOBase, name: str) -> Iterator[Record]:
 def _record(where: str, value: Any) -> Record:
     if isinstance(value, dict):
         return Record(where, value)
-    return Record(where, {}, f"is not a JSON object but {type(value).__name__}")
+    # Kept under "value" so that a scan still sees it; an import refuses the record.
+    return Record(where, {"value": value}, f"is not a JSON object but {type(value).__name__}")
 
 
 def _jsonl_records(fh: io.TextIOBase, name: str) -> Iterator[Record]:

@@ -50,6 +50,15 @@ def test_planted_values_in_json_are_found_with_record_and_field():
     ]
 
 
+def test_values_outside_objects_are_scanned_too(tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text('["a@example.com", ["b@gmail.com"], 123456782]', encoding="utf-8")
+    assert [(f.where, f.kind) for f in scan_path(path)] == [
+        ("list.json record 2, field value[0]", "e-mail"),
+        ("list.json record 3, field value", "BSN"),
+    ]
+
+
 def test_json_lines_are_scanned(tmp_path):
     path = tmp_path / "people.jsonl"
     path.write_text('{"email": "a@example.com"}\n{"email": "b@acme-webshop.nl"}\n',
