@@ -1,0 +1,178 @@
+"""Backups that restore: checksum manifest, integrity check, atomic replace, refusals."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sandbox_cms.backup import manifest_path, restore_database, sha256_of, verify_backup
+from sandbox_cms.cli import main
+from sandbox_cms.cms import Sandbox, open_sandbox
+from sandbox_cms.errors import BackupError, LocationError
+
+
+@pytest.fixture
+def cms(db_path: Path) -> Sandbox:
+    sandbox = open_sandbox(db_path)
+    yield sandbox
+    sandbox.close()
+
+
+@contextlib.contextmanager
+def _raw(path: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+def _customers(path: Path) -> int:
+    with _raw(path) as raw:
+        return raw.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+
+
+def _email(path: Path, customer_id: int) -> str:
+    with _raw(path) as raw:
+        return raw.execute("SELECT email FROM customers WHERE id = ?",
+                           (customer_id,)).fetchone()[0]
+
+
+def test_backup_writes_a_verified_copy_and_manifest(cms: Sandbox, tmp_path: Path) -> None:
+    manifest = cms.storage.backup(tmp_path / "backups", location="backup-frankfurt")
+    copy = tmp_path / "backups" / manifest.file
+    assert manifest.sha256 == sha256_of(copy) and manifest.size == copy.stat().st_size
+    assert (manifest.location, manifest.country, manifest.scenario) == (
+        "backup-frankfurt", "DE", "webshop")
+    assert manifest.created_at == cms.clock.now().isoformat()
+    assert json.loads(manifest_path(copy).read_text())["sha256"] == manifest.sha256
+    assert _customers(copy) == _customers(cms.path)
+    assert verify_backup(copy) == manifest
+    entry = cms.audit.entries(action="backup")[-1]
+    assert entry.detail["sha256"] == manifest.sha256
+    assert entry.detail["location"] == "backup-frankfurt"
+    # A second backup at the same moment gets its own name.
+    assert cms.storage.backup(tmp_path / "backups").file != manifest.file
+
+
+def test_backup_refuses_an_unknown_location(cms: Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "backups"
+    with pytest.raises(LocationError, match="unknown backup location 'mars'.*backup-zurich"):
+        cms.storage.backup(target, location="mars")
+    with pytest.raises(LocationError, match="unknown backup location 'mail-service'"):
+        cms.storage.backup(target, location="mail-service")  # a processor, not a backup
+    assert not target.exists()
+
+
+def test_restore_brings_back_what_was_lost(cms: Sandbox, tmp_path: Path) -> None:
+    manifest = cms.storage.backup(tmp_path)
+    email = _email(cms.path, 5)
+    cms.dsr.erase(email)
+    assert _customers(cms.path) == _customers(tmp_path / manifest.file) - 1
+    restored = cms.storage.restore(tmp_path / manifest.file)
+    assert restored == manifest
+    # The same Sandbox object works on the restored database.
+    assert cms.dsr.export(email)["customer"]["id"] == 5
+    assert cms.audit.entries(action="restore")[-1].detail["file"] == manifest.file
+    assert cms.audit.verify().ok
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage_with_matching_manifest",
+                                    "missing_manifest", "foreign_manifest", "not_a_sandbox"])
+def test_a_damaged_backup_is_refused_and_nothing_is_lost(cms: Sandbox, tmp_path: Path,
+                                                         damage: str) -> None:
+    manifest = cms.storage.backup(tmp_path)
+    backup = tmp_path / manifest.file
+    data = bytearray(backup.read_bytes())
+    meta = json.loads(manifest_path(backup).read_text())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0xFF
+        backup.write_bytes(bytes(data))
+        expected = "damaged or changed"
+    elif damage == "truncate":
+        backup.write_bytes(bytes(data[: len(data) // 3]))
+        expected = "damaged or changed"
+    elif damage == "garbage_with_matching_manifest":
+        backup.write_bytes(b"x" * 8192)
+        meta.update(sha256=hashlib.sha256(b"x" * 8192).hexdigest(), size=8192)
+        manifest_path(backup).write_text(json.dumps(meta))
+        expected = "not a readable SQLite database"
+    elif damage == "missing_manifest":
+        manifest_path(backup).unlink()
+        expected = "manifest .* is missing"
+    elif damage == "foreign_manifest":
+        meta["file"] = "other.db"
+        manifest_path(backup).write_text(json.dumps(meta))
+        expected = "describes other.db"
+    else:
+        with _raw(backup) as raw:
+            raw.execute("DROP TABLE meta")
+        meta.update(sha256=sha256_of(backup), size=backup.stat().st_size)
+        manifest_path(backup).write_text(json.dumps(meta))
+        expected = "not a sandbox database"
+    before = sha256_of(cms.path)
+    with pytest.raises(BackupError, match=expected):
+        cms.storage.restore(backup)
+    assert sha256_of(cms.path) == before
+    assert cms.consent.may(1, "newsletter") is not None  # the sandbox is still open and usable
+    assert [p.name for p in cms.path.parent.iterdir() if ".restoring" in p.name] == []
+
+
+def test_restore_refuses_while_a_write_is_in_progress(cms: Sandbox, tmp_path: Path) -> None:
+    manifest = cms.storage.backup(tmp_path)
+    journal = cms.path.with_name(cms.path.name + "-journal")
+    journal.write_bytes(b"hot")
+    try:
+        with pytest.raises(BackupError, match="in the middle of a write"):
+            restore_database(tmp_path / manifest.file, cms.path)
+    finally:
+        journal.unlink()
+
+
+def test_restore_into_a_new_file(cms: Sandbox, tmp_path: Path) -> None:
+    manifest = cms.storage.backup(tmp_path / "b")
+    target = tmp_path / "elsewhere" / "restored.db"
+    restore_database(tmp_path / "b" / manifest.file, target)
+    with open_sandbox(target) as restored:
+        assert restored.audit.verify().ok
+
+
+def test_cli_backup_check_and_restore(db_path: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["backup", "--db", str(db_path), "--to", str(tmp_path / "b"),
+                                  "--location", "backup-zurich"])
+    assert result.exit_code == 0, result.output
+    backup = next((tmp_path / "b").glob("*.db"))
+    result = runner.invoke(main, ["restore", "--db", str(db_path), "--from", str(backup),
+                                  "--check"])
+    assert result.exit_code == 0 and "intact" in result.output
+    email = _email(db_path, 9)
+    assert runner.invoke(main, ["dsr", "erase", "--db", str(db_path), "--email",
+                                email]).exit_code == 0
+    result = runner.invoke(main, ["restore", "--db", str(db_path), "--from", str(backup)])
+    assert result.exit_code == 0, result.output
+    assert _email(db_path, 9) == email
+
+
+def test_cli_restore_from_a_corrupt_backup_is_a_one_line_error(db_path: Path,
+                                                               tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["backup", "--db", str(db_path), "--to",
+                                str(tmp_path)]).exit_code == 0
+    backup = next(tmp_path.glob("*.db"))
+    backup.write_bytes(backup.read_bytes()[:4096])
+    before = sha256_of(db_path)
+    result = runner.invoke(main, ["restore", "--db", str(db_path), "--from", str(backup)])
+    assert result.exit_code == 1 and "damaged or changed" in result.output
+    assert "Traceback" not in result.output and sha256_of(db_path) == before
+    result = runner.invoke(main, ["restore", "--db", str(db_path), "--from",
+                                  str(tmp_path / "none.db")])
+    assert result.exit_code == 1 and "no such backup file" in result.output
