@@ -111,9 +111,8 @@ def test_a_rewritten_audit_log_fails_the_audit_check(graded):
     assert room.cell_scores(ASSIGNMENT, "erin") == {"test_visible": 0.0, "test_hidden": 0.0}
     autograded = room.root / "autograded" / "erin" / ASSIGNMENT / NOTEBOOK
     tests = _cells(nbformat.read(autograded, as_version=4))["test_visible"]
-    # mailing everyone is caught first by consent; the audit check is proven in
-    # test_harness; here the hostile notebook must at least not earn points.
-    assert "PrincipleViolation" in _error_text(tests)
+    # erin mailed the right customers, then deleted the mailing from the audit log
+    assert "Accountability (audit trail) (art. 5(2) GDPR)" in _error_text(tests)
 
 
 def _error_text(cell) -> str:
