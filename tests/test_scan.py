@@ -111,6 +111,11 @@ def test_a_fresh_ebooks_sandbox_scans_clean(tmp_path):
     assert findings(db) == []
 
 
+def test_a_sandbox_stays_clean_after_an_import(db_path):
+    assert run("import", str(FIXTURES / "good.csv"), "--db", str(db_path)).exit_code == 0
+    assert findings(db_path) == []
+
+
 def test_scan_does_not_change_the_database(planted_db):
     before = planted_db.read_bytes()
     list(scan_path(planted_db))

@@ -11,7 +11,7 @@ from sandbox_cms.importer import import_customers
 from sandbox_cms.scan import scan_path
 
 
-@click.command("import")
+@click.command("import", short_help="Import customer records through the guard, all or nothing.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "--db",
@@ -45,7 +45,7 @@ def import_(file: str, db_path: str) -> None:
     )
 
 
-@click.command()
+@click.command(short_help="List values that look like real personal data (CSV, JSON, SQLite).")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option(
     "--limit",
