@@ -45,7 +45,7 @@ def import_(file: str, db_path: str) -> None:
     )
 
 
-@click.command(short_help="List values that look like real personal data (CSV, JSON, SQLite).")
+@click.command(short_help="Find real-looking personal data in a CSV, JSON or SQLite file.")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option(
     "--limit",
