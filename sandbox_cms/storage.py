@@ -254,8 +254,9 @@ class Storage:
 def restore_into(sandbox: Any, backup_file: str | Path) -> BackupManifest:
     """Restore ``backup_file`` over an open sandbox, reconnect it, and log the restore."""
     path, mode = sandbox.path, sandbox.mode
+    durable = sandbox.connection.execute("PRAGMA synchronous").fetchone()[0] > 0
     manifest = restore_database(backup_file, path, before_replace=sandbox.close)
-    sandbox.__init__(path, mode)  # reconnect: the file under the old connection was replaced
+    sandbox.__init__(path, mode, durable)  # reconnect: the old connection's file was replaced
     sandbox.audit.append(
         actor="storage", purpose=None, action="restore", table=None, columns=[], row_ids=[],
         detail={"file": manifest.file, "sha256": manifest.sha256},
