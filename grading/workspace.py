@@ -1,7 +1,7 @@
 """Learner mode: a personal workspace with the student versions, a sandbox and progress.
 
 ``prepare_workspace`` generates the *student* versions of the course (nbgrader
-generate_assignment without a gradebook, in a private build folder: the solutions never
+generate_assignment, in a private build folder: the solutions never
 reach the workspace), copies them in, builds the learner's own sandbox and creates the
 progress file. Re-running it never overwrites a notebook the learner changed: a manifest
 remembers the hash of every file as it was handed out; only untouched files are updated
@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.course import StepResult, _result, assignments_in
+from grading.course import StepResult, _result, _safely, assignments_in, ensure_tools_on_path
 from grading.nbgrader_config import COURSE_DIR, REPO, make_config
 from grading.selfcheck import (
     PROGRESS_ENV,
@@ -111,15 +111,20 @@ def prepare_workspace(
 
 
 def _student_versions(build_root: Path, source: Path, assignments: list[str]) -> Path:
-    """Generate student versions into ``build_root/release`` (no gradebook)."""
+    """Generate student versions into ``build_root/release``.
+
+    nbgrader 0.9.6 writes a gradebook even with ``GenerateAssignment.no_database`` (its
+    SaveCells step ignores the flag), so the build folder keeps a private one.
+    """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    ensure_tools_on_path()
+    (build_root / "exchange").mkdir(parents=True, exist_ok=True)
     config = make_config(build_root, source)
-    config.GenerateAssignment.no_database = True
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     results: list[StepResult] = [
-        _result("release", a, None, api.generate_assignment(a, force=True, create=False))
+        _result("release", a, None, _safely(api.generate_assignment, a))
         for a in assignments
     ]
     broken = [r for r in results if not r.ok]
@@ -147,9 +152,9 @@ def _hand_out(src: Path, dest: Path, rel: str, manifest: dict, report: PrepareRe
     manifest[rel] = new_hash
 
 
-def launch(workspace: Path, open_browser: bool = True, port: int | None = None) -> int:
-    """Run JupyterLab on the workspace (127.0.0.1 only) until it is stopped."""
-    workspace = Path(workspace).resolve()
+def jupyter_command(workspace: Path, open_browser: bool = True,
+                    port: int | None = None) -> list[str]:
+    """The command that runs JupyterLab on the workspace, bound to 127.0.0.1."""
     cmd = [
         sys.executable, "-m", "jupyter", "lab",
         "--ServerApp.ip=127.0.0.1",
@@ -159,9 +164,16 @@ def launch(workspace: Path, open_browser: bool = True, port: int | None = None) 
         cmd.append(f"--ServerApp.port={port}")
     if not open_browser:
         cmd.append("--no-browser")
+    return cmd
+
+
+def launch(workspace: Path, open_browser: bool = True, port: int | None = None) -> int:
+    """Run JupyterLab on the workspace until it is stopped; returns its exit status."""
+    workspace = Path(workspace).resolve()
     env = {**os.environ, **learner_env(workspace)}
     try:
-        return subprocess.call(cmd, cwd=workspace, env=env)
+        return subprocess.call(jupyter_command(workspace, open_browser, port), cwd=workspace,
+                               env=env)
     except KeyboardInterrupt:
         return 0
 

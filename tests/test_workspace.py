@@ -1,0 +1,98 @@
+"""Learner mode: student versions only, an own sandbox, progress, and edits never lost."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grading.cli import main
+from grading.selfcheck import PROGRESS_ENV
+from grading.workspace import jupyter_command, learner_env, prepare_workspace
+from sandbox_cms.errors import CourseError
+
+COURSE = Path(__file__).parent / "fixtures" / "course"
+NOTEBOOK = Path("00-warmup") / "00-warmup.ipynb"
+
+pytestmark = pytest.mark.nbgrader  # generate_assignment runs in-process
+
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    """A private copy of the fixture course, so a test may change it."""
+    return Path(shutil.copytree(COURSE, tmp_path / "course"))
+
+
+def test_a_new_workspace_gets_student_versions_a_sandbox_and_progress(tmp_path, course):
+    ws = tmp_path / "ws"
+    report = prepare_workspace(ws, course)
+    assert report.copied == [NOTEBOOK.as_posix()] and report.sandbox_built
+    text = (ws / NOTEBOOK).read_text()
+    assert "raise NotImplementedError()" in text
+    assert "cms.consent.may" not in text, "the solution reached the learner"
+    assert "HIDDEN TESTS" not in text
+    assert (ws / "sandbox.db").stat().st_size > 0
+    assert (ws / ".privacy-course" / "progress.json").exists()
+    assert not (ws / "gradebook.db").exists()
+
+
+def test_rerunning_keeps_edits_and_updates_untouched_files(tmp_path, course):
+    ws = tmp_path / "ws"
+    prepare_workspace(ws, course)
+    edited = (ws / NOTEBOOK).read_text().replace("# YOUR CODE HERE", "# my own attempt")
+    (ws / NOTEBOOK).write_text(edited)
+    (ws / "sandbox.db").write_bytes(b"the learner's own sandbox state")
+
+    source = course / NOTEBOOK
+    source.write_text(source.read_text().replace("Warm-up (test fixture)", "Warm-up, v2"))
+    again = prepare_workspace(ws, course)
+    assert again.kept == [NOTEBOOK.as_posix()] and not again.sandbox_built
+    assert (ws / NOTEBOOK).read_text() == edited
+    assert (ws / "sandbox.db").read_bytes() == b"the learner's own sandbox state"
+
+    # a learner who restores the handed-out file gets course updates again
+    shutil.rmtree(ws / "00-warmup")
+    prepare_workspace(ws, course)
+    source.write_text(source.read_text().replace("Warm-up, v2", "Warm-up, v3"))
+    third = prepare_workspace(ws, course)
+    assert third.updated == [NOTEBOOK.as_posix()]
+    assert "Warm-up, v3" in (ws / NOTEBOOK).read_text()
+
+
+def test_progress_survives_a_restart_of_the_workspace(tmp_path, course):
+    ws = tmp_path / "ws"
+    prepare_workspace(ws, course, build_sandbox=False)
+    progress = ws / ".privacy-course" / "progress.json"
+    progress.write_text('{"version": 1, "exercises": {"00-newsletter-consent": '
+                        '{"visible": {"passed": true, "message": "passed"}}}}')
+    prepare_workspace(ws, course, build_sandbox=False)
+    assert "00-newsletter-consent" in progress.read_text()
+
+
+def test_a_workspace_inside_the_course_is_refused(course):
+    with pytest.raises(CourseError, match="must not be inside the course"):
+        prepare_workspace(course / "ws", course, build_sandbox=False)
+
+
+def test_jupyter_binds_to_loopback_and_knows_where_progress_goes(tmp_path):
+    cmd = jupyter_command(tmp_path, open_browser=False, port=8899)
+    assert "--ServerApp.ip=127.0.0.1" in cmd and "--no-browser" in cmd
+    assert "--ServerApp.port=8899" in cmd
+    env = learner_env(tmp_path)
+    assert env[PROGRESS_ENV] == str(tmp_path.resolve() / ".privacy-course" / "progress.json")
+    assert env["SANDBOX_DB"] == str(tmp_path.resolve() / "sandbox.db")
+
+
+def test_start_prepare_only_from_the_command_line(tmp_path, course):
+    ws = tmp_path / "ws"
+    args = ["start", "--prepare-only", "--workspace", str(ws), "--course", str(course)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"new      {NOTEBOOK.as_posix()}" in result.output
+    assert (ws / NOTEBOOK).exists()
+    result = CliRunner().invoke(main, ["start", "--prepare-only", "--workspace", str(ws),
+                                       "--course", str(tmp_path / "missing")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: course folder") and "Traceback" not in result.output
