@@ -232,12 +232,38 @@ def violation_message(purpose: Purpose | None, violations: Sequence[Violation],
             f" minimisation, art. 5(1)(c)). Allowed there: {', '.join(allowed) or 'nothing'}")
 
 
+@dataclass(frozen=True)
+class Statement:
+    """What one statement touched, summarised once per scope (statements repeat in loops)."""
+
+    columns: tuple[str, ...]  # 'table.column' read or written ('table.*' for a whole row)
+    violations: tuple[str, ...]  # the ones outside the scope
+    kinds: tuple[str, ...]  # read, update, insert, delete, schema, attach
+    writes: bool
+    id_is_customer: bool  # a result column 'id' can only be customers.id
+
+
+def summarise(reads: list[tuple[str, str]], writes: list, violations: list[Violation]
+              ) -> Statement | None:
+    columns = {f"{t}.{c}" for t, c in reads if c}
+    columns.update(f"{t}.{c or '*'}" for _, t, c in writes)
+    if not columns and not violations:
+        return None
+    return Statement(
+        columns=tuple(sorted(columns)),
+        violations=tuple(sorted({f"{t}.{c}" for _, t, c in violations})),
+        kinds=tuple(sorted({k for k, _, _ in violations})),
+        writes=bool(writes),
+        id_is_customer=("customers", "id") in reads
+        and not any(c == "id" and t != "customers" for t, c in reads),
+    )
+
+
 def _customer_ids(names: Sequence[str], rows: Sequence[Sequence[Any]],
-                  reads: Iterable[tuple[str, str]]) -> list[int] | None:
+                  id_is_customer: bool) -> list[int] | None:
     if "customer_id" in names:
         index = names.index("customer_id")
-    elif "id" in names and ("customers", "id") in reads and not any(
-            column == "id" and table != "customers" for table, column in reads):
+    elif id_is_customer and "id" in names:
         index = names.index("id")
     else:
         return None
@@ -245,18 +271,21 @@ def _customer_ids(names: Sequence[str], rows: Sequence[Sequence[Any]],
 
 
 class Processing:
-    """``with cms.processing(purpose) as p``: read and act on personal data for one purpose."""
+    """``with cms.processing(purpose) as p``: read and act on personal data for one purpose.
+
+    Audit entries wait in a buffer until the block ends, an action runs, the clock moves or
+    ``FLUSH_EVERY`` distinct entries are waiting. Statements with the same action and
+    columns are merged into one entry while they wait: it counts ``statements`` and ``rows``
+    and holds the union of the customer ids, so a loop of 10,000 look-ups is one entry.
+    """
 
     def __init__(self, sandbox: Sandbox, purpose: Purpose | None, actor: str = "learner") -> None:
         self.sandbox, self.purpose, self.actor = sandbox, purpose, actor
-        self._pending: list[dict[str, Any]] = []
-        self._seen: dict[str, tuple[list, list, list]] = {}
+        self.name = purpose.name if purpose else None
+        self._pending: dict[tuple, dict[str, Any]] = {}
+        self._seen: dict[str, Statement | None] = {}
         self._active = False
         self._now = ""
-
-    @property
-    def name(self) -> str | None:
-        return self.purpose.name if self.purpose else None
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -286,27 +315,30 @@ class Processing:
             )
 
     def _time_changed(self, now: str) -> None:
+        self.flush()
         self._now = now
 
     # -- reading and writing with SQL ------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Run a SELECT (any SQL, checked column by column) and return the rows as dicts."""
-        self._check_open()
-        self._collect_stray()
+        if not self._active:
+            self._check_open()
         gate = self.sandbox.gate
+        if gate.reads or gate.writes or gate.violations:
+            self._collect_stray()
         try:
-            cursor = self.connection.execute(sql, params)
+            cursor = self.sandbox.connection.execute(sql, params)
             rows = cursor.fetchall()
         except sqlite3.DatabaseError as exc:
             self._refused(sql, params, exc)
             raise
-        reads, writes, violations = self._statement(sql, gate.take())
+        statement = self._statement(sql, gate)
         names = [d[0] for d in cursor.description] if cursor.description else []
-        if violations or any(column for _, column in reads):
-            ids = _customer_ids(names, rows, reads)
-            self._log("read", reads, writes, violations, ids, len(rows))
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        if statement is not None:
+            ids = _customer_ids(names, rows, statement.id_is_customer)
+            self._record("read", statement, ids, len(rows))
+        return [dict(zip(names, row)) for row in rows]  # noqa: B905 (same length by design)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (),
                 customer_ids: Iterable[int] | None = None) -> int:
@@ -315,26 +347,28 @@ class Processing:
         Pass ``customer_ids`` to record whom the change was about.
         """
         self._check_open()
+        gate = self.sandbox.gate
         self._collect_stray()
         try:
-            cursor = self.connection.execute(sql, params)
+            cursor = self.sandbox.connection.execute(sql, params)
         except sqlite3.DatabaseError as exc:
             self._refused(sql, params, exc)
             raise
-        reads, writes, violations = self._statement(sql, self.sandbox.gate.take())
-        if reads or writes or violations:
+        changed = max(cursor.rowcount, 0)
+        statement = self._statement(sql, gate)
+        if statement is not None:
             ids = None if customer_ids is None else list(customer_ids)
-            self._log("write" if writes else "read", reads, writes, violations, ids,
-                      max(cursor.rowcount, 0))
-        return max(cursor.rowcount, 0)
+            self._record("write" if statement.writes else "read", statement, ids, changed)
+        return changed
 
-    def _statement(self, sql: str, taken: tuple[list, list, list]) -> tuple[list, list, list]:
+    def _statement(self, sql: str, gate: Gate) -> Statement | None:
         # A statement Python's sqlite3 module cached is not compiled again, so the authorizer
         # stays silent: reuse what it reported the first time in this scope.
-        if any(taken):
-            self._seen[sql] = taken
-            return taken
-        return self._seen.get(sql, taken)
+        if gate.reads or gate.writes or gate.violations:
+            statement = summarise(*gate.take())
+            self._seen[sql] = statement
+            return statement
+        return self._seen.get(sql)
 
     def _refused(self, sql: str, params: Sequence[Any] | dict[str, Any],
                  exc: sqlite3.DatabaseError) -> None:
@@ -344,56 +378,66 @@ class Processing:
             return
         self._seen.pop(sql, None)
         violations = gate.survey(sql, params) or violations
-        self._pending.append(self._entry(
-            "refused", sorted({f"{t}.{c}" for _, t, c in violations}), [],
-            {"kinds": sorted({k for k, _, _ in violations}),
-             "article": "5(1)(b), 5(1)(c)", "mode": self.sandbox.mode},
-        ))
+        columns = tuple(sorted({f"{t}.{c}" for _, t, c in violations}))
+        kinds = tuple(sorted({k for k, _, _ in violations}))
+        self._add("refused", columns, [], None, self._violation_detail(kinds))
         message = violation_message(self.purpose, violations, self.sandbox.register)
-        raise PurposeViolation(
-            message, self.name, tuple(sorted({f"{t}.{c}" for _, t, c in violations}))
-        ) from exc
+        raise PurposeViolation(message, self.name, columns) from exc
 
     def _collect_stray(self) -> None:
-        """Log what statements run directly on the connection read since the last check."""
-        reads, writes, violations = self.sandbox.gate.take()
-        if reads or writes or violations:
-            self._log("read" if not writes else "write", reads, writes, violations, None, None,
-                      via="connection")
+        """Log what statements run directly on the connection touched since the last check."""
+        statement = summarise(*self.sandbox.gate.take())
+        if statement is not None:
+            self._record("write" if statement.writes else "read", statement, None, None,
+                         (("via", "connection"),))
 
-    def _log(self, action: str, reads: list, writes: list, violations: list,
-             ids: list[int] | None, rows: int | None, via: str | None = None) -> None:
-        columns = {f"{t}.{c}" for t, c in reads if c}
-        columns.update(f"{t}.{c or '*'}" for _, t, c in writes)
-        detail: dict[str, Any] = {}
+    def _violation_detail(self, kinds: tuple[str, ...], *more: tuple[str, Any]) -> tuple:
+        return (("kinds", kinds), ("article", "5(1)(b), 5(1)(c)"), ("mode", self.sandbox.mode),
+                *more)
+
+    def _record(self, action: str, statement: Statement, ids: list[int] | None,
+                rows: int | None, extra: tuple = ()) -> None:
+        self._add(action, statement.columns, ids, rows, extra)
+        if statement.violations:
+            self._add("violation", statement.violations, ids, None,
+                      self._violation_detail(statement.kinds))
+
+    def _add(self, action: str, columns: tuple[str, ...], ids: Iterable[int] | None,
+             rows: int | None, extra: tuple = ()) -> None:
+        key = (action, columns, ids is None, extra)
+        entry = self._pending.get(key)
+        if entry is None:
+            if len(self._pending) >= FLUSH_EVERY:
+                self.flush()
+            entry = self._pending[key] = {"ids": set(), "rows": None, "statements": 0}
+        if ids:
+            entry["ids"].update(ids)
         if rows is not None:
-            detail["rows"] = rows
-        if ids is None:
-            detail["customer_ids"] = "unknown"
-        if via:
-            detail["via"] = via
-        self._pending.append(self._entry(action, sorted(columns), ids or [], detail))
-        if violations:
-            self._pending.append(self._entry(
-                "violation", sorted({f"{t}.{c}" for _, t, c in violations}), ids or [],
-                {"kinds": sorted({k for k, _, _ in violations}),
-                 "article": "5(1)(b), 5(1)(c)", "mode": self.sandbox.mode},
-            ))
-        if len(self._pending) >= FLUSH_EVERY:
-            self.flush()
-
-    def _entry(self, action: str, columns: list[str], ids: list[int],
-               detail: dict[str, Any] | None) -> dict[str, Any]:
-        tables = sorted({c.partition(".")[0] for c in columns})
-        return dict(at=self._now, actor=self.actor, purpose=self.name, action=action,
-                    table=",".join(tables) or None, columns=columns, row_ids=ids,
-                    detail=detail or None)
+            entry["rows"] = (entry["rows"] or 0) + rows
+        entry["statements"] += 1
 
     def flush(self) -> None:
         """Write the buffered audit entries (hash-chained, one transaction)."""
-        if self._pending:
-            pending, self._pending = self._pending, []
-            audit.append_many(self.connection, pending)
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        entries = []
+        for (action, columns, unknown, extra), entry in pending.items():
+            detail: dict[str, Any] = dict(extra)
+            if entry["rows"] is not None:
+                detail["rows"] = entry["rows"]
+            if entry["statements"] > 1:
+                detail["statements"] = entry["statements"]
+            if unknown and action in ("read", "write", "violation"):
+                detail["customer_ids"] = "unknown"
+            tables = sorted({c.partition(".")[0] for c in columns})
+            entries.append(dict(
+                at=self._now, actor=self.actor, purpose=self.name, action=action,
+                table=",".join(tables) or None, columns=columns, row_ids=entry["ids"],
+                detail={k: list(v) if isinstance(v, tuple) else v for k, v in detail.items()}
+                or None,
+            ))
+        audit.append_many(self.sandbox.connection, entries)
 
     # -- checks the actions use --------------------------------------------------------------
 
@@ -406,13 +450,12 @@ class Processing:
         if missing:
             violations = [("read", *c.split(".", 1)) for c in missing]
             message = violation_message(self.purpose, violations, self.sandbox.register)
-            detail = {"kinds": ["action"], "action": doing, "article": "5(1)(b), 5(1)(c)",
-                      "mode": self.sandbox.mode}
+            detail = self._violation_detail(("action",), ("action", doing))
             if self.sandbox.mode == "enforce":
-                self._pending.append(self._entry("refused", missing, [], detail))
+                self._add("refused", tuple(missing), [], None, detail)
                 self.flush()
                 raise PurposeViolation(f"{doing}: {message}", self.name, tuple(missing))
-            self._pending.append(self._entry("violation", missing, [], detail))
+            self._add("violation", tuple(missing), [], None, detail)
         return missing
 
     # -- actions (see sandbox_cms.actions) -------------------------------------------------

@@ -81,11 +81,10 @@ def _time(at: dt.datetime | dt.date | str) -> str:
 
 
 def _ids(row_ids: Iterable[int] | None) -> list[int]:
-    ids = set()
-    for value in row_ids or ():
-        if isinstance(value, bool) or not isinstance(value, int):
+    ids = set(row_ids or ())
+    for value in ids:
+        if type(value) is not int:
             raise TypeError(f"audit row ids must be integers, not {value!r}")
-        ids.add(value)
     return sorted(ids)
 
 
@@ -128,7 +127,7 @@ def append_many(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> 
             fields = (
                 count, _time(e["at"]), str(e["actor"]), e.get("purpose"), str(e["action"]),
                 e.get("table"), _canonical(sorted(set(e.get("columns") or ()))),
-                _canonical(_ids(e.get("row_ids"))),
+                "[" + ",".join(map(str, _ids(e.get("row_ids")))) + "]",  # = _canonical, faster
                 None if e.get("detail") is None else _canonical(e["detail"]),
             )
             digest = entry_hash(prev, fields)

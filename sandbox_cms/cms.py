@@ -40,12 +40,12 @@ class SandboxConnection(sqlite3.Connection):
 class Sandbox:
     """An open sandbox CMS. Use :func:`open_sandbox` or :func:`fresh_sandbox` to get one."""
 
-    def __init__(self, path: str | Path, mode: str = "enforce") -> None:
+    def __init__(self, path: str | Path, mode: str = "enforce", durable: bool = False) -> None:
         if mode not in MODES:
             raise ProcessingError(f"unknown mode {mode!r}: use 'enforce' or 'record'")
         self.path = Path(path)
         self.mode = mode
-        self.connection = _connect(self.path)
+        self.connection = _connect(self.path, durable)
         self._stack: list[Processing] = []
         try:
             self.register = _register_of(self.connection)
@@ -54,8 +54,7 @@ class Sandbox:
             self.connection.close()
             raise
         self.connection.gate = self.gate  # type: ignore[attr-defined]
-        self.clock = Clock(self.connection, lambda: scope.system(self.connection),
-                           self._clock_moved)
+        self.clock = Clock(self.connection, self._clock_scope, self._clock_moved)
         self.audit = audit.AuditLog(self)
 
     # -- purposes -------------------------------------------------------------------------
@@ -75,9 +74,20 @@ class Sandbox:
         return self.register.purposes
 
     def flush(self) -> None:
-        """Write the audit entries that open processing blocks still hold."""
+        """Write the audit entries that open processing blocks still hold.
+
+        Outside any block, what statements run straight on ``connection`` touched is logged
+        too (purpose none: in record mode these are the violations).
+        """
         for processing in self._stack:
             processing.flush()
+        if not self._stack and (self.gate.reads or self.gate.writes or self.gate.violations):
+            with Processing(self, None, "learner") as outside:
+                outside._collect_stray()
+
+    def _clock_scope(self) -> contextlib.AbstractContextManager[None]:
+        self.flush()  # entries made before the move keep the old time and come first
+        return scope.system(self.connection)
 
     def _enter(self, processing: Processing) -> None:
         self._stack.append(processing)
@@ -150,7 +160,7 @@ class Sandbox:
         return f"<Sandbox {self.path} mode={self.mode!r}>"
 
 
-def _connect(path: Path) -> SandboxConnection:
+def _connect(path: Path, durable: bool) -> SandboxConnection:
     if not path.is_file():
         raise NotASandbox(
             f"{path}: no such sandbox (build one with `sandbox-cms seed --db {path}`)"
@@ -174,6 +184,9 @@ def _connect(path: Path) -> SandboxConnection:
         conn.close()
         raise NotASandbox(f"{path}: not a sandbox database (no table {', '.join(missing)})")
     conn.execute("PRAGMA foreign_keys = OFF")
+    # Not durable by default: a commit survives a crash of Python, not of the machine. An
+    # fsync costs 15-20 ms here, more than a hundred reads; see docs/performance/access.md.
+    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn  # type: ignore[return-value]
 
@@ -197,9 +210,12 @@ def _register_of(conn: sqlite3.Connection) -> Register:
                     shipped.not_personal_tables)
 
 
-def open_sandbox(path: str | Path, mode: str = "enforce") -> Sandbox:
-    """Open an existing sandbox database (``mode``: "enforce" refuses, "record" logs)."""
-    return Sandbox(path, mode)
+def open_sandbox(path: str | Path, mode: str = "enforce", durable: bool = False) -> Sandbox:
+    """Open an existing sandbox database (``mode``: "enforce" refuses, "record" logs).
+
+    ``durable=True`` makes every commit wait for the disk (slower; see Sandbox).
+    """
+    return Sandbox(path, mode, durable)
 
 
 def fresh_sandbox(

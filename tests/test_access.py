@@ -121,10 +121,11 @@ def test_a_statement_cached_under_a_wide_purpose_is_checked_again_under_a_narrow
     sql = "SELECT id, birth_date FROM customers LIMIT 1"
     with cms.processing("dsr_access") as p:
         p.query(sql)
-        p.query(sql)  # cached by sqlite3: still logged
+        p.query(sql)  # cached by sqlite3, so the authorizer is silent: still logged
     with cms.processing("newsletter") as p, pytest.raises(PurposeViolation):
         p.query(sql)
-    assert len(cms.audit.entries(action="read")) == 2
+    (read,) = cms.audit.entries(action="read")
+    assert read.detail["statements"] == 2 and read.purpose == "dsr_access"
 
 
 def test_writes_are_checked_column_by_column(cms):
@@ -178,13 +179,38 @@ def test_the_context_must_be_used_in_a_with_block(cms):
         p.query("SELECT email FROM customers")
 
 
-def test_many_reads_are_flushed_in_batches_and_the_chain_holds(cms):
+def test_a_loop_of_look_ups_is_one_entry_holding_every_customer(cms):
     with cms.processing("newsletter") as p:
         for i in range(1, 301):
             p.query("SELECT email FROM customers WHERE id = ?", (i,))
-        assert len(cms.audit) >= 256  # flushed before the block ends
-    assert len(cms.audit.entries(action="read")) == 300
+        p.query("SELECT id, email FROM customers WHERE id = ?", (1,))
+    first, second = cms.audit.entries(action="read")
+    assert first.row_ids == () and first.detail == {
+        "rows": 300, "statements": 300, "customer_ids": "unknown"}
+    assert second.row_ids == (1,)
     assert cms.audit.verify().ok
+
+
+def test_entries_are_written_before_the_block_ends_when_many_wait(cms, monkeypatch):
+    monkeypatch.setattr("sandbox_cms.access.FLUSH_EVERY", 2)
+
+    def written() -> int:
+        with sqlite3.connect(cms.path) as plain:
+            return plain.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+    with cms.processing("dsr_access") as p:
+        for column in ("email", "phone", "city"):
+            p.query(f"SELECT id, {column} FROM customers LIMIT 1")
+        assert written() == 2  # the third waits ...
+    assert written() == 3  # ... until the block ends
+
+
+def test_the_order_of_reads_and_actions_is_kept(cms):
+    with cms.processing("newsletter") as p:
+        p.query("SELECT id FROM customers WHERE id = 1")
+        p.send_mailing([1], subject="Hi")
+        p.query("SELECT id FROM customers WHERE id = 1")
+    assert [e.action for e in cms.audit.entries()] == ["read", "send_mailing", "read"]
 
 
 def test_bad_mode_is_refused(db_path):
