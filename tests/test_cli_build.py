@@ -1,0 +1,56 @@
+"""`sandbox-cms seed` and `sandbox-cms scenarios`: run the command, check the database."""
+
+import sqlite3
+
+from click.testing import CliRunner
+
+from sandbox_cms.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_seed_builds_the_database_and_prints_a_summary(tmp_path):
+    db = tmp_path / "shop.db"
+    result = run(
+        "seed", "--scenario", "ebooks", "--customers", "150", "--seed", "4", "--db", str(db)
+    )
+    assert result.exit_code == 0, result.output
+    assert "scenario 'ebooks' (seed 4)" in result.output
+    assert "customers" in result.output and "150" in result.output
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM customers").fetchone() == (150,)
+    assert dict(conn.execute("SELECT key, value FROM meta"))["scenario"] == "ebooks"
+
+
+def test_seed_refuses_to_overwrite_without_force(tmp_path):
+    db = tmp_path / "shop.db"
+    assert run("seed", "--customers", "20", "--db", str(db)).exit_code == 0
+    before = db.read_bytes()
+    result = run("seed", "--customers", "30", "--db", str(db))
+    assert result.exit_code == 1
+    assert "already exists (use --force" in result.output
+    assert "Traceback" not in result.output
+    assert db.read_bytes() == before
+    assert run("seed", "--customers", "30", "--db", str(db), "--force").exit_code == 0
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM customers").fetchone() == (30,)
+
+
+def test_bad_input_gets_one_line_and_no_database(tmp_path):
+    db = tmp_path / "shop.db"
+    unknown = run("seed", "--scenario", "bakery", "--db", str(db))
+    assert unknown.exit_code == 1 and "unknown scenario 'bakery'" in unknown.output
+    negative = run("seed", "--customers", "-5", "--db", str(db))
+    assert negative.exit_code == 2 and "-5" in negative.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = ", encoding="utf-8")
+    malformed = run("seed", "--scenario", str(broken), "--db", str(db))
+    assert malformed.exit_code == 1 and "not valid TOML" in malformed.output
+    assert not db.exists()
+
+
+def test_scenarios_lists_the_shipped_ones():
+    result = run("scenarios")
+    assert result.exit_code == 0
+    assert "webshop" in result.output and "ebooks" in result.output
