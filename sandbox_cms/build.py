@@ -22,7 +22,7 @@ from pathlib import Path
 import faker
 
 from sandbox_cms import __version__, parts, schema
-from sandbox_cms.errors import SandboxExists
+from sandbox_cms.errors import SandboxError, SandboxExists
 from sandbox_cms.scenario import Scenario, load_scenario
 from sandbox_cms.synth import INVOICES_SQL
 
@@ -63,17 +63,24 @@ def build_sandbox(
     spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     spec = spec.with_overrides(customers=customers, seed=seed)
     target = Path(path)
+    if target.is_dir():
+        raise SandboxError(f"{target} is a folder: give the path of a database file")
     if target.exists() and not force:
         raise SandboxExists(f"{target} already exists (use --force to replace it)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".building", dir=target.parent
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".building", dir=target.parent
+        )
+    except OSError as exc:
+        raise SandboxError(f"cannot write in {target.parent}: {exc.strerror}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         rows = _write(tmp, spec, progress)
         os.replace(tmp, target)
+    except (OSError, sqlite3.Error) as exc:  # e.g. a full disk; nothing is left behind
+        raise SandboxError(f"building {target} failed: {exc}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -54,3 +54,13 @@ def test_scenarios_lists_the_shipped_ones():
     result = run("scenarios")
     assert result.exit_code == 0
     assert "webshop" in result.output and "ebooks" in result.output
+
+
+def test_unusable_paths_get_a_clear_message(tmp_path):
+    folder = run("seed", "--customers", "5", "--db", str(tmp_path), "--force")
+    assert folder.exit_code == 1 and "is a folder" in folder.output
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    nested = run("seed", "--customers", "5", "--db", str(blocker / "shop.db"))
+    assert nested.exit_code == 1 and "cannot write in" in nested.output
+    assert "Traceback" not in nested.output
