@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms.build import build_sandbox, fresh_copy, template_path
-from sandbox_cms.errors import SandboxExists
+from sandbox_cms.errors import SandboxError, SandboxExists
 
 
 def dump(path: Path) -> str:
@@ -162,3 +162,8 @@ def test_parallel_build_equals_the_in_process_build(tmp_path, monkeypatch):
     parallel = build_sandbox(tmp_path / "parallel.db", customers=45_000, seed=3).path
     assert serial.read_bytes() == parallel.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parallel.db", "serial.db"]
+
+
+def test_a_folder_is_not_a_database_path(tmp_path):
+    with pytest.raises(SandboxError, match="is a folder"):
+        build_sandbox(tmp_path, customers=5, force=True)

@@ -58,7 +58,7 @@ def test_scenarios_lists_the_shipped_ones():
 
 def test_unusable_paths_get_a_clear_message(tmp_path):
     folder = run("seed", "--customers", "5", "--db", str(tmp_path), "--force")
-    assert folder.exit_code == 1 and "is a folder" in folder.output
+    assert folder.exit_code == 2 and "is a directory" in folder.output
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     nested = run("seed", "--customers", "5", "--db", str(blocker / "shop.db"))
