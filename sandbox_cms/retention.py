@@ -274,13 +274,14 @@ class RetentionSchedule:
     def _due(self, db: Db, moment: str) -> list[DueItem]:
         found: dict[tuple[str, int, int | None], DueItem] = {}
         for rule in self.rules():
-            sql = _DUE_SQL[(rule.category, rule.runs_from)]
-            cutoff = add_days(moment, -rule.period_days)
+            sql = (f"SELECT row_id, customer_id, since, strftime('%Y-%m-%dT%H:%M:%S', since,"
+                   f" :period) AS due FROM ({_DUE_SQL[(rule.category, rule.runs_from)]})")
+            params = {"cutoff": add_days(moment, -rule.period_days), "at": moment,
+                      "period": f"+{rule.period_days} days"}
             table = CATEGORIES[rule.category].table
-            for row in db.rows(sql, {"cutoff": cutoff, "at": moment}):
+            for row in db.rows(sql, params):
                 item = DueItem(rule.name, table, row["row_id"], row["customer_id"],
-                               rule.runs_from, row["since"],
-                               add_days(row["since"], rule.period_days), rule.action,
+                               rule.runs_from, row["since"], row["due"], rule.action,
                                rule.legal_reason)
                 key = (table, item.row_id, item.customer_id)
                 if key not in found or item.due < found[key].due:
