@@ -241,6 +241,7 @@ class ConsentLedger:
                                           ORDER BY e.at DESC, e.id DESC) AS rank
                 FROM consent_events AS e
                 WHERE e.purpose = ? AND e.at <= ?
+                  AND e.customer_id IN (SELECT id FROM customers)
                   AND (e.event = 'withdrawn'
                        OR (e.method IN ({marks})
                            AND e.text_version IN (SELECT version FROM consent_texts

@@ -246,7 +246,9 @@ class DataSubjectRequests:
             return p.query(sql, params)
 
         customer = rows("SELECT * FROM customers WHERE id = ?")[0]
-        customer.pop("provenance_id", None)
+        provenance = customer.pop("provenance_id", None)
+        source = p.query("SELECT source, scenario, detail FROM provenance WHERE id = ?",
+                         (provenance,))
         orders = rows("SELECT id, ordered_at, status, total_cents FROM orders "
                       "WHERE customer_id = ? ORDER BY ordered_at, id")
         items: dict[int, list[dict[str, Any]]] = {}
@@ -278,13 +280,17 @@ class DataSubjectRequests:
             "format": EXPORT_FORMAT,
             "generated_at": self._now(),
             "customer": customer,
+            "source": source[0] if source else None,  # where the data came from, 15(1)(g)
             "orders": orders,
             "invoices": rows("SELECT id, number, order_id, issued_at, billing_name, "
                              "billing_street, billing_postcode, billing_city, amount_cents, "
                              "vat_cents FROM invoices WHERE customer_id = ? "
                              "ORDER BY issued_at, id"),
-            "consent_events": rows("SELECT id, purpose, event, at, text_version, method, channel "
-                                   "FROM consent_events WHERE customer_id = ? ORDER BY at, id"),
+            "consent_events": rows(
+                "SELECT e.id, e.purpose, e.event, e.at, e.text_version, t.text AS text_shown, "
+                "e.method, e.channel FROM consent_events AS e LEFT JOIN consent_texts AS t "
+                "ON t.purpose = e.purpose AND t.version = e.text_version "
+                "WHERE e.customer_id = ? ORDER BY e.at, e.id"),
             "mailings_received": mailings,
             "disclosures": disclosures,
             "requests": requests,

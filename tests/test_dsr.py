@@ -219,6 +219,8 @@ def test_export_holds_everything_about_the_person_and_nobody_else(cms: Sandbox) 
     assert all(o["items"] and o["items"][0]["sku"] for o in data["orders"])
     assert {i["id"] for i in data["invoices"]} == {ids["old_invoice"], ids["recent_invoice"]}
     assert [e["purpose"] for e in data["consent_events"]] == ["newsletter"]
+    assert "newsletter" in data["consent_events"][0]["text_shown"]  # the exact text, 7(1)
+    assert data["source"]["source"] == "generator"
     assert [m["subject"] for m in data["mailings_received"]] == ["Spring offers"]
     assert data["disclosures"][0]["recipient"] == "anti-piracy foundation"
     assert data["disclosures"][0]["columns"] == ["customers.email", "customers.first_name"]
