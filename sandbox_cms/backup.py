@@ -132,8 +132,9 @@ def restore_database(
     for suffix in ("-journal", "-wal"):
         if target.with_name(target.name + suffix).exists():
             raise BackupError(
-                f"{target} is in the middle of a write ({target.name}{suffix} exists); "
-                "close every program that uses it, then restore"
+                f"{target} is open in another program or in the middle of a write "
+                f"({target.name}{suffix} exists); close every program that uses it (the web "
+                "app, notebooks), then restore"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".restoring",

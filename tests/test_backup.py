@@ -131,7 +131,7 @@ def test_restore_refuses_while_a_write_is_in_progress(cms: Sandbox, tmp_path: Pa
     journal = cms.path.with_name(cms.path.name + "-journal")
     journal.write_bytes(b"hot")
     try:
-        with pytest.raises(BackupError, match="in the middle of a write"):
+        with pytest.raises(BackupError, match="open in another program"):
             restore_database(tmp_path / manifest.file, cms.path)
     finally:
         journal.unlink()
