@@ -18,9 +18,9 @@ from pathlib import Path
 
 from sandbox_cms import schema
 from sandbox_cms.scenario import Scenario
-from sandbox_cms.synth import CHUNK_SIZE, Chunk, ChunkGenerator
+from sandbox_cms.synth import CHUNK_SIZE, VAT_RATE_PERCENT, Chunk, ChunkGenerator
 
-TABLES = ("customers", "orders", "order_items", "consent_events")
+TABLES = ("customers", "orders", "order_items", "consent_events", "invoices")
 PART_PRAGMAS = (
     "PRAGMA page_size = 16384",
     "PRAGMA journal_mode = OFF",
@@ -38,6 +38,19 @@ COPY_SQL = {
     "consent_events": """INSERT INTO main.consent_events SELECT id + :consent_events,
                          customer_id, purpose, event, at, text_version, method, channel,
                          provenance_id FROM part.consent_events""",
+    # Every order that was not cancelled has one invoice, numbered "<year>-<order number>",
+    # billed to the customer's name (or company) and address.
+    "invoices": f"""INSERT INTO main.invoices
+        SELECT o.id + :orders,
+               substr(o.ordered_at, 1, 4) || '-' || printf('%07d', o.id + :orders),
+               o.id + :orders, c.id, substr(o.ordered_at, 1, 10),
+               coalesce(c.company, c.first_name || ' ' || c.last_name),
+               c.street || ' ' || c.house_number, c.postcode, c.city, o.total_cents,
+               CAST(round(o.total_cents * {VAT_RATE_PERCENT} / {100 + VAT_RATE_PERCENT}.0)
+                    AS INTEGER),
+               o.provenance_id
+        FROM part.orders o JOIN part.customers c ON c.id = o.customer_id
+        WHERE o.status != 'cancelled'""",
 }
 
 

@@ -71,23 +71,6 @@ def build_pools(seed: int) -> dict[str, list[str]]:
     return pools
 
 
-# Every order that was not cancelled has one invoice, numbered "<year>-<order number>".
-# Derived in SQL after the bulk load: no Python objects, and the billing details are the
-# customer's at the time of the order.
-INVOICES_SQL = f"""
-INSERT INTO invoices
-SELECT o.id, substr(o.ordered_at, 1, 4) || '-' || printf('%07d', o.id), o.id, c.id,
-       substr(o.ordered_at, 1, 10),
-       coalesce(c.company, c.first_name || ' ' || c.last_name),
-       c.street || ' ' || c.house_number, c.postcode, c.city,
-       o.total_cents,
-       CAST(round(o.total_cents * {VAT_RATE_PERCENT} / {100 + VAT_RATE_PERCENT}.0) AS INTEGER),
-       o.provenance_id
-FROM orders o JOIN customers c ON c.id = o.customer_id
-WHERE o.status != 'cancelled'
-"""
-
-
 def _cumulative(weights: Sequence[float]) -> list[float]:
     """Cumulative weights scaled to 1, for ``values[bisect(cum, rng.random())]``."""
     total = sum(weights)
@@ -287,7 +270,7 @@ class ChunkGenerator:
 def generate(scenario: Scenario) -> Iterator[Chunk]:
     """Yield every chunk of the scenario in order (in this process).
 
-    Invoices follow from orders: :data:`INVOICES_SQL` derives them inside SQLite.
+    Invoices follow from orders: :mod:`sandbox_cms.parts` derives them inside SQLite.
     """
     generator = ChunkGenerator(scenario)
     for k in range(generator.chunks):
