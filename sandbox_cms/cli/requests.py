@@ -35,12 +35,12 @@ def _opened(db_path: str) -> Iterator[Sandbox]:
 # -- data-subject requests ------------------------------------------------------------------
 
 
-@click.group()
+@click.group(short_help="Data-subject requests: export and erasure by e-mail address.")
 def dsr() -> None:
     """Data-subject requests: access (art. 15) and erasure (art. 17)."""
 
 
-@dsr.command("export")
+@dsr.command("export", short_help="Export all data about one customer as JSON.")
 @_db_option
 @click.option("--email", required=True, help="E-mail address of the customer.")
 @click.option("--out", "out", type=click.Path(dir_okay=False),
@@ -61,7 +61,7 @@ def dsr_export(db_path: str, email: str, out: str | None) -> None:
     click.echo(f"wrote the export to {out}", err=True)
 
 
-@dsr.command("erase")
+@dsr.command("erase", short_help="Erase one customer; print removed and retained items.")
 @_db_option
 @click.option("--email", required=True, help="E-mail address of the customer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -79,7 +79,7 @@ def dsr_erase(db_path: str, email: str, as_json: bool) -> None:
 # -- retention ------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(short_help="The retention schedule: list what is due, carry it out.")
 def retention() -> None:
     """The retention schedule: what is due for deletion, and carrying it out (art. 5(1)(e))."""
 
@@ -129,7 +129,7 @@ def retention_apply(db_path: str, at: str | None) -> None:
 # -- consent --------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(short_help="The consent ledger: events, and may we process this customer?")
 def consent() -> None:
     """The consent ledger: events per customer, and whether processing is allowed."""
 
@@ -165,7 +165,7 @@ def consent_may(db_path: str, customer_id: int, purpose: str, at: str | None) ->
 # -- storage --------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(short_help="Back up the sandbox with a SHA-256 manifest.")
 @_db_option
 @click.option("--to", "dest", type=click.Path(file_okay=False), required=True,
               help="Folder to write the backup and its manifest into.")
@@ -178,7 +178,7 @@ def backup(db_path: str, dest: str, location: str | None) -> None:
                f"sha256 {manifest.sha256[:16]}...)")
 
 
-@click.command()
+@click.command(short_help="Restore the sandbox from a verified backup.")
 @_db_option
 @click.option("--from", "source", type=click.Path(dir_okay=False), required=True,
               help="The backup file (its .manifest.json must lie next to it).")
@@ -202,7 +202,7 @@ def restore(db_path: str, source: str, check: bool) -> None:
     click.echo(f"restored {db_path} from {source} (made {manifest.created_at})")
 
 
-@click.command()
+@click.command(short_help="Where personal data is kept; transfers outside the EEA.")
 @_db_option
 def locations(db_path: str) -> None:
     """List where personal data is kept and check every transfer outside the EEA."""
