@@ -79,3 +79,35 @@ def release(assignment: str, root: Path) -> Path:
     failed = [r.line() for r in results if not r.ok]
     assert not failed, failed
     return root / "release" / assignment / f"{assignment}.ipynb"
+
+
+def points(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """grade_id -> points of every graded cell (autograded tests and manual answers)."""
+    return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+            for c in nb.cells if nbgrader_meta(c).get("grade")}
+
+
+def autograde_solution_and_untouched(assignment: str, root: Path) -> dict[str, dict[str, float]]:
+    """Release the assignment, hand in two submissions and autograde them with nbgrader:
+    ``solution`` (the student version with the source's solution cells put back) and
+    ``untouched`` (the student version as released). Returns grade_id -> score per student."""
+    from grading.course import Classroom
+
+    student_nb = release(assignment, root)
+    source = load(source_notebook(assignment))
+    solutions = {nbgrader_meta(c)["grade_id"]: c.source for c in source.cells
+                 if c.cell_type == "code" and nbgrader_meta(c).get("solution")}
+    for student, fill in (("solution", True), ("untouched", False)):
+        nb = load(student_nb)
+        if fill:
+            for c in nb.cells:
+                grade_id = nbgrader_meta(c).get("grade_id")
+                if grade_id in solutions:
+                    c.source = solutions[grade_id]
+        folder = root / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{assignment}.ipynb")
+    room = Classroom(root=root)
+    failed = [r.line() for r in room.grade(assignment) if not r.ok]
+    assert not failed, failed
+    return {s: room.cell_scores(assignment, s) for s in ("solution", "untouched")}

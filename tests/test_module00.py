@@ -7,13 +7,14 @@ from __future__ import annotations
 import pytest
 from notebook_tools import (
     HIDDEN_BEGIN,
+    autograde_solution_and_untouched,
     cell,
     error_of,
     execute,
     graded_test_cells,
     load,
     nbgrader_meta,
-    release,
+    points,
     solution_function,
     source_notebook,
 )
@@ -37,9 +38,11 @@ def test_source_notebook_is_a_clean_nbgrader_source() -> None:
         assert nbgrader_meta(c)["schema_version"] == 3
         if c.cell_type == "code":
             assert c.outputs == [] and c.execution_count is None
-    (tests,) = graded_test_cells(nb)
-    assert nbgrader_meta(tests)["points"] == 2 and nbgrader_meta(tests)["locked"]
-    assert f'check("{EXERCISE}", send_newsletter, variant="hidden")' in tests.source.split(
+    visible, hidden = graded_test_cells(nb)
+    assert sum(nbgrader_meta(c)["points"] for c in (visible, hidden)) == 2
+    assert nbgrader_meta(visible)["locked"] and nbgrader_meta(hidden)["locked"]
+    assert f'check("{EXERCISE}", send_newsletter)' in visible.source
+    assert f'check("{EXERCISE}", send_newsletter, variant="hidden")' in hidden.source.split(
         HIDDEN_BEGIN)[1]
     solution = cell(nb, "m00-warmup-solution")
     assert nbgrader_meta(solution)["solution"] and "### BEGIN SOLUTION" in solution.source
@@ -81,29 +84,31 @@ def test_hard_coded_warm_up_fails_hidden() -> None:
 
 @pytest.mark.slow
 @pytest.mark.nbgrader
-def test_solution_notebook_runs_with_the_tour_and_the_test_passing(tmp_path, monkeypatch):
+def test_solution_notebook_runs_with_the_tour_and_the_tests_passing(tmp_path, monkeypatch):
     monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
     nb = execute(source_notebook(ASSIGNMENT))
     refused = cell(nb, "m00-refused")
     assert "Refused:" in refused.outputs[0]["text"] and "5(1)(b)" in refused.outputs[0]["text"]
     card = cell(nb, "m00-card")
     assert "application/vnd.jupyter.widget-view+json" in card.outputs[0]["data"]
-    (tests,) = graded_test_cells(nb)
-    assert error_of(tests) is None
-    assert "passed" in tests.outputs[0]["text"]
+    for tests in graded_test_cells(nb):
+        assert error_of(tests) is None
+        assert "passed" in tests.outputs[0]["text"]
 
 
 @pytest.mark.slow
 @pytest.mark.nbgrader
-def test_student_version_fails_its_test(tmp_path, monkeypatch):
-    monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
-    student = release(ASSIGNMENT, tmp_path / "classroom")
-    stub = cell(load(student), "m00-warmup-solution").source
+def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
+    scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    assert set(graded) == {"m00-warmup-visible", "m00-warmup-hidden"}
+    for gid, worth in graded.items():
+        assert scores["solution"][gid] == worth
+        assert scores["untouched"][gid] == 0
+    student = load(tmp_path / "classroom" / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    stub = cell(student, "m00-warmup-solution").source
     assert "send_mailing" not in stub and "NotImplementedError" in stub
-    assert HIDDEN_BEGIN not in student.read_text(encoding="utf-8")
-    nb = execute(student, allow_errors=True)
-    (tests,) = graded_test_cells(nb)
-    error = error_of(tests)
-    assert error is not None and "not written yet" in error, error
-    tour = cell(nb, "m00-processing")
-    assert error_of(tour) is None  # the tour itself still runs for the learner
+    assert HIDDEN_BEGIN not in "\n".join(c.source for c in student.cells)

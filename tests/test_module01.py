@@ -19,12 +19,14 @@ import pytest
 from notebook_tools import (
     HIDDEN_BEGIN,
     HIDDEN_END,
+    autograde_solution_and_untouched,
     cell,
     error_of,
     execute,
     graded_test_cells,
     load,
     nbgrader_meta,
+    points,
     release,
     solution_function,
     source_notebook,
@@ -202,12 +204,18 @@ def test_source_notebook_is_a_clean_nbgrader_source() -> None:
         if meta.get("solution") and c.cell_type == "code":
             assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
     tests = graded_test_cells(nb)
-    assert len(tests) == 3
-    for c in tests:
-        meta = nbgrader_meta(c)
-        assert meta["locked"] and meta["points"] > 0
-        assert HIDDEN_BEGIN in c.source and HIDDEN_END in c.source
-        assert 'variant="hidden"' in c.source.split(HIDDEN_BEGIN)[1]
+    assert len(tests) == 6
+    for exercise, (solution_id, function, _) in EXERCISES.items():
+        number = solution_id.split("-")[1]
+        visible = cell(nb, f"m01-{number}-visible")
+        hidden = cell(nb, f"m01-{number}-hidden")
+        for c in (visible, hidden):
+            assert nbgrader_meta(c)["locked"] and nbgrader_meta(c)["points"] > 0
+        assert f'check("{exercise}", {function})' in visible.source
+        assert HIDDEN_BEGIN not in visible.source
+        assert HIDDEN_BEGIN in hidden.source and HIDDEN_END in hidden.source
+        assert f'check("{exercise}", {function}, variant="hidden")' in hidden.source.split(
+            HIDDEN_BEGIN)[1]
     written = cell(nb, "m01-ex4-answer")
     meta = nbgrader_meta(written)
     assert written.cell_type == "markdown"
@@ -228,7 +236,7 @@ def test_every_legal_claim_cell_cites_an_article() -> None:
         assert cited in law, cited
 
 
-# --- the notebook itself, executed --------------------------------------------------------
+# --- the notebook itself, executed and graded -----------------------------------------------
 
 
 @pytest.mark.slow
@@ -243,17 +251,29 @@ def test_solution_notebook_runs_with_every_test_passing(tmp_path, monkeypatch) -
 
 @pytest.mark.slow
 @pytest.mark.nbgrader
-def test_student_version_fails_its_tests(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("PRIVACY_COURSE_PROGRESS", str(tmp_path / "progress.json"))
-    student = release(ASSIGNMENT, tmp_path / "classroom")
-    text = student.read_text(encoding="utf-8")
+def test_student_version_keeps_the_task_and_hides_the_answers(tmp_path) -> None:
+    student = load(release(ASSIGNMENT, tmp_path / "classroom"))
+    text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
     assert "HMAC" in text  # the instructions stay
-    assert "hmac.new(key" not in text  # the solution does not
-    nb = execute(student, allow_errors=True)
-    tests = graded_test_cells(nb)
-    assert len(tests) == 3
-    for c in tests:
-        error = error_of(c)
-        assert error is not None and "PrincipleViolation" in error, error
-        assert "not written yet" in error
+    assert "hmac.new(key" not in text and "seed=2013" not in text  # the solutions do not
+    written = cell(student, "m01-ex4-answer").source
+    assert "Rubric" not in written and "Model answer" not in written
+    assert "How it is graded" in cell(student, "m01-ex4-md").source
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
+    scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    autograded = {gid for gid in graded if gid != "m01-ex4-answer"}
+    assert len(autograded) == 6  # three exercises, visible + hidden
+    for gid in autograded:
+        assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
+        assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
+    # the written answer waits for the instructor in the formgrader
+    assert scores["solution"]["m01-ex4-answer"] == 0
