@@ -260,14 +260,17 @@ def summarise(reads: list[tuple[str, str]], writes: list, violations: list[Viola
 
 
 def _customer_ids(names: Sequence[str], rows: Sequence[Sequence[Any]],
-                  id_is_customer: bool) -> list[int] | None:
+                  id_is_customer: bool) -> set[int] | None:
     if "customer_id" in names:
         index = names.index("customer_id")
     elif id_is_customer and "id" in names:
         index = names.index("id")
     else:
         return None
-    return [row[index] for row in rows if type(row[index]) is int]
+    ids = {row[index] for row in rows}
+    if not set(map(type, ids)) <= {int}:  # NULL (an unlinked row) or a value of another type
+        ids = {i for i in ids if type(i) is int}
+    return ids
 
 
 class Processing:
@@ -411,7 +414,10 @@ class Processing:
                 self.flush()
             entry = self._pending[key] = {"ids": set(), "rows": None, "statements": 0}
         if ids:
-            entry["ids"].update(ids)
+            if entry["ids"]:
+                entry["ids"].update(ids)
+            else:
+                entry["ids"] = set(ids)
         if rows is not None:
             entry["rows"] = (entry["rows"] or 0) + rows
         entry["statements"] += 1

@@ -81,10 +81,10 @@ def _time(at: dt.datetime | dt.date | str) -> str:
 
 
 def _ids(row_ids: Iterable[int] | None) -> list[int]:
-    ids = set(row_ids or ())
-    for value in ids:
-        if type(value) is not int:
-            raise TypeError(f"audit row ids must be integers, not {value!r}")
+    ids = row_ids if isinstance(row_ids, set | frozenset) else set(row_ids or ())
+    if not set(map(type, ids)) <= {int}:  # checked in C: bool, None and str are refused
+        wrong = next(v for v in ids if type(v) is not int)
+        raise TypeError(f"audit row ids must be integers, not {wrong!r}")
     return sorted(ids)
 
 
@@ -127,7 +127,7 @@ def append_many(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> 
             fields = (
                 count, _time(e["at"]), str(e["actor"]), e.get("purpose"), str(e["action"]),
                 e.get("table"), _canonical(sorted(set(e.get("columns") or ()))),
-                "[" + ",".join(map(str, _ids(e.get("row_ids")))) + "]",  # = _canonical, faster
+                _canonical(_ids(e.get("row_ids"))),
                 None if e.get("detail") is None else _canonical(e["detail"]),
             )
             digest = entry_hash(prev, fields)
