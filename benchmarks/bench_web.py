@@ -6,7 +6,7 @@ freshly built 100,000-customer webshop sandbox and drives it with wrk (Debian pa
 
 - baseline: ``/healthz``, a static answer without the database, measured in the same run;
 - list: the customer list, random keyset pages (``?after=<id>``);
-- search: the customer search, random two-letter last-name prefixes;
+- search: the customer search, common two-letter prefixes of last names and e-mail addresses;
 - record: a random customer's record opened under ``customer_service``.
 
 Each database page reads personal data inside a purpose, so it also appends a hash-chained
@@ -82,7 +82,8 @@ def paths_for(page: str, rng: random.Random, customers: int) -> list[str]:
         return ["/customers"] + [f"/customers?after={rng.randrange(customers)}"
                                  for _ in range(500)]
     if page == "search":
-        return [f"/customers?q={p}" for p in PREFIXES]
+        return ([f"/customers?q={p}" for p in PREFIXES]
+                + [f"/customers?by=email&q={p.lower()}" for p in PREFIXES])
     if page == "record":
         return [f"/customers/{rng.randrange(1, customers + 1)}?purpose=customer_service"
                 for _ in range(2000)]

@@ -1,9 +1,11 @@
 """The customer directory: a paged, searchable list of customers, read under one purpose.
 
 A list shows only what a list needs (who is this, how to reach them), read through
-``cms.processing(LIST_PURPOSE)`` so every page viewed is in the audit log. Paging is by
-keyset on the customer id (``after``/``before``), so page 2,000 is as fast as page 1;
-search is a prefix match on last name (case-insensitive) or e-mail address, both indexed.
+``cms.processing(LIST_PURPOSE)`` so every page viewed is in the audit log. Search is a prefix
+of the last name (case-insensitive) or of the e-mail address. Paging is by keyset: the list
+in id order, a search in the order of its index (last name or e-mail, then id), continuing
+from the last row shown (``after``) or before the first (``before``). So every page, however
+deep and however many customers match, reads only one page of index entries.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ LIST_PURPOSE = "customer_service"
 LIST_COLUMNS = ("id", "first_name", "last_name", "email", "city")
 PAGE_SIZE = 50
 MAX_SEARCH = 100
-
-# One search box: a prefix of the last name (NOCASE index) or of the e-mail address.
-_SEARCH = (
-    "((last_name >= :lo COLLATE NOCASE AND last_name < :hi COLLATE NOCASE)"
-    " OR (email >= :elo AND email < :ehi))"
-)
+# Search field -> the indexed sort key it uses (see schema.INDEXES).
+SEARCH_KEYS = {"last_name": "last_name COLLATE NOCASE", "email": "email"}
 
 
 class SearchTooLong(SandboxError):
     """A search term is longer than a last name or e-mail prefix can be."""
+
+
+class UnknownSearchField(SandboxError):
+    """A search names a field the directory cannot search by."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class CustomerPage:
     columns: tuple[str, ...]
     rows: list[dict[str, Any]]
     search: str
+    by: str
     next_after: int | None
     prev_before: int | None
 
@@ -46,36 +49,28 @@ def prefix_bounds(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def list_customers(cms: Any, *, search: str = "", after: int | None = None,
-                   before: int | None = None, limit: int = PAGE_SIZE,
-                   purpose: str = LIST_PURPOSE) -> CustomerPage:
-    """A page of customers, optionally filtered by a last-name or e-mail prefix."""
+def search_field(search: str, by: str | None) -> str:
+    """The field to search: as asked, or the e-mail address when the term holds an '@'."""
+    if by is None:
+        return "email" if "@" in search else "last_name"
+    if by not in SEARCH_KEYS:
+        raise UnknownSearchField(f"search by {' or '.join(SEARCH_KEYS)}, not {by!r}")
+    return by
+
+
+def list_customers(cms: Any, *, search: str = "", by: str | None = None,
+                   after: int | None = None, before: int | None = None,
+                   limit: int = PAGE_SIZE, purpose: str = LIST_PURPOSE) -> CustomerPage:
+    """A page of customers, optionally those whose last name or e-mail starts with ``search``."""
     search = search.strip()
     if len(search) > MAX_SEARCH:
         raise SearchTooLong(f"a search term has at most {MAX_SEARCH} characters")
-    where, params = [], {"limit": limit + 1}
-    if search:
-        where.append(_SEARCH)
-        params["lo"], params["hi"] = prefix_bounds(search)
-        params["elo"], params["ehi"] = prefix_bounds(search.lower())
-    # In a search, "+id" keeps the planner on the two prefix indexes instead of walking
-    # the whole id range looking for rare matches.
-    key = "+id" if search else "id"
-    if before is not None:
-        where.append(f"{key} < :before")
-        params["before"] = before
-        order = "DESC"
-    else:
-        if after is not None:
-            where.append(f"{key} > :after")
-            params["after"] = after
-        order = "ASC"
-    columns = ", ".join(LIST_COLUMNS)
-    sql = (f"SELECT {columns} FROM customers"
-           f"{' WHERE ' + ' AND '.join(where) if where else ''}"
-           f" ORDER BY id {order} LIMIT :limit")
+    field = search_field(search, by)
     with cms.processing(purpose) as p:
-        rows = p.query(sql, params)
+        if search:
+            rows = _search_page(p, field, search, after, before, limit + 1)
+        else:
+            rows = _id_page(p, after, before, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     if before is not None:
@@ -84,10 +79,40 @@ def list_customers(cms: Any, *, search: str = "", after: int | None = None,
     else:
         has_next, has_prev = more, after is not None
     return CustomerPage(
-        purpose=purpose,
-        columns=LIST_COLUMNS,
-        rows=rows,
-        search=search,
+        purpose=purpose, columns=LIST_COLUMNS, rows=rows, search=search, by=field,
         next_after=rows[-1]["id"] if rows and has_next else None,
         prev_before=rows[0]["id"] if rows and has_prev else None,
     )
+
+
+_COLUMNS = ", ".join(LIST_COLUMNS)
+
+
+def _id_page(p: Any, after: int | None, before: int | None, limit: int) -> list[dict]:
+    if before is not None:
+        return p.query(f"SELECT {_COLUMNS} FROM customers WHERE id < ? "
+                       "ORDER BY id DESC LIMIT ?", (before, limit))
+    return p.query(f"SELECT {_COLUMNS} FROM customers WHERE id > ? ORDER BY id LIMIT ?",
+                   (after or 0, limit))
+
+
+def _search_page(p: Any, field: str, search: str, after: int | None, before: int | None,
+                 limit: int) -> list[dict]:
+    key = SEARCH_KEYS[field]
+    term = search.lower() if field == "email" else search
+    lo, hi = prefix_bounds(term)
+    where = [f"{key} >= :lo", f"{key} < :hi"]
+    params: dict[str, Any] = {"lo": lo, "hi": hi, "limit": limit}
+    order = "ASC"
+    edge = after if before is None else before
+    if edge is not None:
+        found = p.query(f"SELECT {field} AS k FROM customers WHERE id = ?", (edge,))
+        if found:
+            params["k"], params["edge"] = found[0]["k"], edge
+            if before is None:  # the bound on the key alone lets the index range start there
+                where += [f"{key} >= :k", f"({key}, id) > (:k, :edge)"]
+            else:
+                where += [f"{key} <= :k", f"({key}, id) < (:k, :edge)"]
+                order = "DESC"
+    return p.query(f"SELECT {_COLUMNS} FROM customers WHERE {' AND '.join(where)} "
+                   f"ORDER BY {key} {order}, id {order} LIMIT :limit", params)

@@ -183,3 +183,16 @@ def test_proxy_entry_point_is_registered():
 
     names = {e.name: e.value for e in entry_points(group="jupyter_serverproxy_servers")}
     assert names.get("sandbox-cms") == "sandbox_cms.web.proxy:setup_sandbox_cms"
+
+
+def test_proxy_serves_the_learners_own_sandbox(monkeypatch, tmp_path: Path):
+    from sandbox_cms.web.proxy import default_db
+
+    for name in ("SANDBOX_CMS_DB", "SANDBOX_DB", "PRIVACY_COURSE_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PRIVACY_COURSE_WORKSPACE", str(tmp_path))
+    assert default_db() == str(tmp_path / "sandbox.db")
+    monkeypatch.setenv("SANDBOX_DB", "/course/learner.db")
+    assert default_db() == "/course/learner.db"
+    monkeypatch.setenv("SANDBOX_CMS_DB", "/chosen.db")
+    assert setup_sandbox_cms()["command"][3] == "/chosen.db"

@@ -202,3 +202,25 @@ def test_consent_ledger_shows_events_and_the_derived_state(client, rendered, db_
     assert len(context["events"]) == events
     assert "newsletter" in context["decisions"]
     assert client.get("/customers/999999/consents").status_code == 404
+
+
+def test_search_pages_in_name_order_forward_and_back(client, rendered, db_path):
+    with sqlite3.connect(db_path) as conn:
+        prefix = conn.execute(
+            "SELECT substr(last_name, 1, 1) AS p FROM customers GROUP BY p "
+            "ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+        expected = [r[0] for r in conn.execute(
+            "SELECT id FROM customers WHERE last_name LIKE ? "
+            "ORDER BY last_name COLLATE NOCASE, id", (prefix + "%",))]
+    assert len(expected) > 2 * PAGE_SIZE
+    seen, after = [], None
+    for _ in range(3):
+        client.get("/customers", query_string={"q": prefix, "by": "last_name",
+                                               **({"after": after} if after else {})})
+        page = rendered[-1][1]["page"]
+        seen += [r["id"] for r in page.rows]
+        after = page.next_after
+    assert seen == expected[:len(seen)] and len(seen) == 3 * PAGE_SIZE
+    client.get("/customers", query_string={"q": prefix, "before": seen[2 * PAGE_SIZE]})
+    assert [r["id"] for r in rendered[-1][1]["page"].rows] == seen[PAGE_SIZE:2 * PAGE_SIZE]
+    assert client.get("/customers", query_string={"q": "a", "by": "iban"}).status_code == 400

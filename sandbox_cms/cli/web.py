@@ -35,8 +35,11 @@ def serve(db_path: str, port: int, host: str, create: bool, threads: int) -> Non
     from sandbox_cms.web import create_app
 
     if create and not os.path.exists(db_path):
+        from pathlib import Path
+
         from sandbox_cms.build import fresh_copy
 
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         fresh_copy(db_path)
         click.echo(f"Built a fresh webshop sandbox at {db_path}", err=True)
     app = create_app(db_path)

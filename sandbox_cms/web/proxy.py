@@ -20,9 +20,23 @@ NAME = "sandbox-cms"
 ICON = Path(__file__).resolve().parent / "static" / "icon.svg"
 
 
+# Where the course keeps the learner's sandbox (see grading.workspace), in order of preference.
+COURSE_DB_ENV = "SANDBOX_DB"
+COURSE_WORKSPACE_ENV = "PRIVACY_COURSE_WORKSPACE"
+
+
 def default_db() -> str:
-    """The sandbox the launcher serves: ``$SANDBOX_CMS_DB`` or ``~/privacy-course/sandbox.db``."""
-    return os.environ.get(DB_ENV) or str(Path.home() / "privacy-course" / "sandbox.db")
+    """The sandbox the launcher serves: the learner's own, as the course set it up.
+
+    ``$SANDBOX_CMS_DB``, else ``$SANDBOX_DB``, else ``sandbox.db`` in
+    ``$PRIVACY_COURSE_WORKSPACE``, else ``~/privacy-course/sandbox.db``.
+    """
+    for name in (DB_ENV, COURSE_DB_ENV):
+        if os.environ.get(name):
+            return os.environ[name]
+    if os.environ.get(COURSE_WORKSPACE_ENV):
+        return str(Path(os.environ[COURSE_WORKSPACE_ENV]) / "sandbox.db")
+    return str(Path.home() / "privacy-course" / "sandbox.db")
 
 
 def serve_command() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from sandbox_cms.customer_record import customer_exists, open_record
-from sandbox_cms.directory import LIST_PURPOSE, MAX_SEARCH, list_customers
+from sandbox_cms.directory import LIST_PURPOSE, MAX_SEARCH, SEARCH_KEYS, list_customers
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms
 
@@ -16,15 +16,16 @@ CUSTOMER_ID = "<int(max=9223372036854775807):customer_id>"
 @bp.get("/customers")
 def customer_list():
     search = inputs.text(request.args, "q", label="search", max_length=MAX_SEARCH, required=False)
+    by = inputs.choice(request.args, "by", tuple(SEARCH_KEYS))
     after = inputs.integer(request.args, "after")
     before = inputs.integer(request.args, "before")
     if after is not None and before is not None:
         abort(400, description="Use either 'after' or 'before', not both.")
     sandbox = cms()
-    page = list_customers(sandbox, search=search, after=after, before=before)
+    page = list_customers(sandbox, search=search, by=by, after=after, before=before)
     return render_template(
         "customers.html", page=page, purpose=sandbox.register.purpose(LIST_PURPOSE),
-        pager_args={"q": search} if search else {})
+        pager_args={"q": search, "by": page.by} if search else {})
 
 
 @bp.get(f"/customers/{CUSTOMER_ID}")
