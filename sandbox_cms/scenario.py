@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sandbox_cms.consent import load_methods
 from sandbox_cms.errors import ScenarioError
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SCENARIO_DIR = DATASETS / "scenarios"
 
-CONSENT_METHODS = ("separate_checkbox", "pre_ticked", "bundled_terms", "scrolling")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _parse(raw: dict[str, Any], source: str) -> Scenario:
                 grant_rate=c.rate("grant_rate"),
                 withdraw_rate=c.rate("withdraw_rate"),
                 channel=c.text("channel"),
-                methods=c.weights("methods", CONSENT_METHODS),
+                methods=c.weights("methods", tuple(load_methods())),
             )
             for c in r.tables("consents", required=False)
         ),
