@@ -138,11 +138,18 @@ def nothing_from_production(attempt: Attempt) -> None:
             leaks.append(("canary" not in what, where, what, value))
     if leaks:
         leaks.sort(key=lambda leak: leak[0])
+        copied = not leaks[0][0]  # a canary leaked: the rows were copied
+        how = (
+            "copying customers into a training database is further processing that fails the "
+            "compatibility test, and a training never needs real people"
+            if copied else
+            "no canary among them, so you probably generated with production's own seed (in "
+            "this course production was generated too): the same seed recreates the same "
+            "people; use a seed of your own"
+        )
         raise PrincipleViolation(
             "synthetic_only",
-            f"{len(leaks)} values in your training set come from production: copying customers "
-            "into a training database is further processing that fails the compatibility test, "
-            "and a training never needs real people",
+            f"{len(leaks)} values in your training set come from production: {how}",
             [f"{where} holds {what} ({value!r})" for _, where, what, value in leaks],
         )
 
