@@ -75,6 +75,7 @@ def test_a_separate_checkbox_grant_allows_processing(cms: Sandbox) -> None:
     ("scrolling", "para 86"),
     ("bundled_purposes", "recital 43"),
     ("silence", "recital 32"),
+    ("required_for_checkout", "7(4)"),
 ])
 def test_invalid_ways_of_agreeing_are_no_consent(cms: Sandbox, method: str, cited: str) -> None:
     cid = _customer_without_events(cms)
