@@ -14,6 +14,7 @@ from typing import Any
 
 from sandbox_cms.consent import load_methods
 from sandbox_cms.errors import ScenarioError
+from sandbox_cms.policy import default_register
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SCENARIO_DIR = DATASETS / "scenarios"
@@ -154,6 +155,13 @@ def _parse(raw: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(f"{source}: key 'products' must list at least one product")
     if not scenario.start <= scenario.end <= scenario.now:
         raise ScenarioError(f"{source}: dates must satisfy start <= end <= now")
+    purposes = default_register().purposes
+    for c in scenario.consents:
+        if c.purpose not in purposes:
+            raise ScenarioError(
+                f"{source}: consents ask for purpose {c.purpose!r}, which the processing"
+                f" register (datasets/policy/purposes.toml) does not know"
+            )
     texts = {(t.purpose, t.version) for t in scenario.consent_texts}
     for c in scenario.consents:
         if (c.purpose, c.text_version) not in texts:

@@ -61,6 +61,7 @@ def test_malformed_toml_is_reported_with_the_file(tmp_path):
             'text_version = "v9"',
             "no \\[\\[consent_texts\\]\\] entry",
         ),
+        ('[[consents]]\npurpose = "newsletter"', '[[consents]]\npurpose = "spam"', "register"),
     ],
 )
 def test_invalid_values_name_file_and_key(tmp_path, replace, by, message):
