@@ -20,7 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM, make_config, write_config_file
+from grading.nbgrader_config import (
+    CELL_TIMEOUT,
+    COURSE_DIR,
+    DEFAULT_CLASSROOM,
+    make_config,
+    write_config_file,
+)
 from sandbox_cms.errors import CourseError
 
 
@@ -66,9 +72,11 @@ def assignments_in(source: Path) -> list[str]:
 class Classroom:
     """nbgrader's working folders for one course, with the course sources elsewhere."""
 
-    def __init__(self, root: Path = DEFAULT_CLASSROOM, source: Path = COURSE_DIR) -> None:
+    def __init__(self, root: Path = DEFAULT_CLASSROOM, source: Path = COURSE_DIR,
+                 cell_timeout: int = CELL_TIMEOUT) -> None:
         self.root = Path(root).resolve()
         self.source = Path(source).resolve()
+        self.cell_timeout = cell_timeout
 
     # --- folders ---------------------------------------------------------------------
 
@@ -110,9 +118,9 @@ class Classroom:
         from nbgrader.coursedir import CourseDirectory
 
         ensure_tools_on_path()
-        write_config_file(self.root, self.source)
+        write_config_file(self.root, self.source, self.cell_timeout)
         (self.root / "exchange").mkdir(exist_ok=True)
-        config = make_config(self.root, self.source)
+        config = make_config(self.root, self.source, self.cell_timeout)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         api.log.setLevel(logging.WARNING)
         return api

@@ -34,7 +34,8 @@ FEEDBACK_PREPROCESSORS = (
 )
 
 
-def settings(root: Path, source: Path = COURSE_DIR) -> dict[str, dict[str, object]]:
+def settings(root: Path, source: Path = COURSE_DIR,
+             cell_timeout: int = CELL_TIMEOUT) -> dict[str, dict[str, object]]:
     """The settings as plain data: ``{section: {key: value}}``."""
     root, source = Path(root).resolve(), Path(source).resolve()
     return {
@@ -44,7 +45,7 @@ def settings(root: Path, source: Path = COURSE_DIR) -> dict[str, dict[str, objec
             "course_id": "privacy-course",
         },
         "Exchange": {"root": str(root / "exchange")},
-        "Execute": {"timeout": CELL_TIMEOUT, "interrupt_on_timeout": True},
+        "Execute": {"timeout": cell_timeout, "interrupt_on_timeout": True},
         "GenerateFeedback": {"preprocessors": list(FEEDBACK_PREPROCESSORS)},
         "ClearSolutions": {
             "code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -52,10 +53,11 @@ def settings(root: Path, source: Path = COURSE_DIR) -> dict[str, dict[str, objec
     }
 
 
-def make_config(root: Path, source: Path = COURSE_DIR) -> Config:
+def make_config(root: Path, source: Path = COURSE_DIR,
+                cell_timeout: int = CELL_TIMEOUT) -> Config:
     """A traitlets Config for nbgrader's apps and API."""
     config = Config()
-    for section, values in settings(root, source).items():
+    for section, values in settings(root, source, cell_timeout).items():
         for key, value in values.items():
             if key == "preprocessors":
                 value = [import_item(name) for name in value]  # converters need classes
@@ -63,7 +65,8 @@ def make_config(root: Path, source: Path = COURSE_DIR) -> Config:
     return config
 
 
-def config_file_text(root: Path, source: Path = COURSE_DIR) -> str:
+def config_file_text(root: Path, source: Path = COURSE_DIR,
+                     cell_timeout: int = CELL_TIMEOUT) -> str:
     """The same settings as the text of an ``nbgrader_config.py``."""
     lines = [
         "# Written by `privacy-course`; edit grading/nbgrader_config.py instead.",
@@ -71,7 +74,7 @@ def config_file_text(root: Path, source: Path = COURSE_DIR) -> str:
         "",
         "c = get_config()  # noqa: F821",
     ]
-    for section, values in settings(root, source).items():
+    for section, values in settings(root, source, cell_timeout).items():
         for key, value in values.items():
             if key == "preprocessors":
                 lines.append(f"c.{section}.{key} = [import_item(n) for n in {value!r}]")
@@ -80,12 +83,13 @@ def config_file_text(root: Path, source: Path = COURSE_DIR) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_config_file(root: Path, source: Path = COURSE_DIR) -> Path:
+def write_config_file(root: Path, source: Path = COURSE_DIR,
+                      cell_timeout: int = CELL_TIMEOUT) -> Path:
     """Write ``nbgrader_config.py`` into the classroom folder (idempotent)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / "nbgrader_config.py"
-    text = config_file_text(root, source)
+    text = config_file_text(root, source, cell_timeout)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
     return path

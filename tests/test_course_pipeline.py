@@ -24,6 +24,7 @@ COURSE = FIXTURES / "course"
 HOSTILE = FIXTURES / "notebooks"
 ASSIGNMENT = "00-warmup"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+TIMEOUT = 15
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 
@@ -50,10 +51,11 @@ def _submit(room: Classroom, student: str, solution: str | None = None,
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Release, five submissions (one unreadable), grade; returns the classroom and results."""
+    """Release, seven submissions (one unreadable), grade; returns the classroom and results."""
     mp = pytest.MonkeyPatch()
     mp.delenv(PROGRESS_ENV, raising=False)
-    room = Classroom(tmp_path_factory.mktemp("classroom"), COURSE)
+    # a short cell timeout, so the endless loop below costs seconds, not a minute
+    room = Classroom(tmp_path_factory.mktemp("classroom"), COURSE, cell_timeout=TIMEOUT)
     released = room.release()
     assert [r.ok for r in released] == [True], released
     _submit(room, "alice", (HOSTILE / "correct.py").read_text())
@@ -61,6 +63,7 @@ def graded(tmp_path_factory):
     _submit(room, "carol", (HOSTILE / "mail_everyone.py").read_text())
     _submit(room, "dave", (HOSTILE / "mail_everyone.py").read_text(), tests="assert True")
     _submit(room, "erin", (HOSTILE / "rewrite_audit.py").read_text())
+    _submit(room, "ivan", (HOSTILE / "endless_loop.py").read_text())
     broken = room.root / "submitted" / "zed" / ASSIGNMENT
     broken.mkdir(parents=True)
     shutil.copy(HOSTILE / "truncated_notebook.txt", broken / NOTEBOOK)
@@ -75,16 +78,17 @@ def test_release_strips_solutions_and_hidden_tests(graded):
     assert "raise NotImplementedError()" in text
     assert "cms.consent.may" not in text  # the solution
     assert "HIDDEN TESTS" not in text and 'variant=\\"hidden\\"' not in text
-    assert (room.root / "nbgrader_config.py").read_text().count("c.Execute.timeout = 60") == 1
+    config = (room.root / "nbgrader_config.py").read_text()
+    assert config.count(f"c.Execute.timeout = {TIMEOUT}") == 1
     assert not (room.root / "source").exists()  # sources stay in course/
 
 
 def test_one_broken_submission_does_not_stop_the_batch(graded):
     _, results = graded
     by_student = {r.student: r for r in results}
-    assert set(by_student) == {"alice", "bob", "carol", "dave", "erin", "zed"}
+    assert set(by_student) == {"alice", "bob", "carol", "dave", "erin", "ivan", "zed"}
     assert not by_student["zed"].ok and by_student["zed"].error
-    assert all(by_student[s].ok for s in ("alice", "bob", "carol", "dave", "erin"))
+    assert all(by_student[s].ok for s in ("alice", "bob", "carol", "dave", "erin", "ivan"))
 
 
 def test_scores(graded):
@@ -93,6 +97,14 @@ def test_scores(graded):
     assert scores["alice"] == (2.0, 2.0)  # correct: visible and hidden pass
     assert scores["bob"] == (0.0, 2.0)    # empty: NotImplementedError
     assert scores["carol"] == (0.0, 2.0)  # wrong: mails customers without consent
+    assert scores["ivan"] == (0.0, 2.0)   # an endless loop, stopped by c.Execute.timeout
+
+
+def test_an_endless_loop_is_stopped_by_the_cell_timeout(graded):
+    room, _ = graded
+    autograded = room.root / "autograded" / "ivan" / ASSIGNMENT / NOTEBOOK
+    solution = _cells(nbformat.read(autograded, as_version=4))["send_newsletter"]
+    assert "CellTimeoutError" in _error_text(solution) or "Timeout" in _error_text(solution)
 
 
 def test_an_edited_test_cell_is_restored_and_scores_zero(graded):
@@ -138,6 +150,13 @@ def test_feedback_leaves_out_hidden_tests(graded):
     assert "Consent (art. 6(1)(a) and 7 GDPR)" in html
     assert "BEGIN HIDDEN TESTS" not in html
     assert "variant=&quot;hidden&quot;" not in html and 'variant="hidden"' not in html
+
+
+def test_the_default_cell_timeout_is_a_minute(tmp_path):
+    from grading.nbgrader_config import config_file_text, make_config
+
+    assert make_config(tmp_path).Execute.timeout == 60
+    assert "c.Execute.timeout = 60\n" in config_file_text(tmp_path)
 
 
 def test_cli_reports_unknown_assignment_and_missing_gradebook_in_one_line(tmp_path):
