@@ -79,12 +79,18 @@ def rules_for(register: Register, purpose: Purpose | None) -> Rules:
 
 
 class Gate:
-    """The authorizer of one sandbox connection, with a stack of scopes."""
+    """The authorizer of one sandbox connection, with a stack of scopes.
 
-    def __init__(self, conn: sqlite3.Connection, register: Register, mode: str) -> None:
+    ``on_refusal(violations)`` turns a refused statement into the exception to raise (the
+    facade also logs it); without it a plain :class:`PurposeViolation` is raised.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, register: Register, mode: str,
+                 on_refusal: Callable[[list[Violation]], Exception] | None = None) -> None:
         if mode not in MODES:
             raise ProcessingError(f"unknown mode {mode!r}: use 'enforce' or 'record'")
         self.conn, self.register, self.mode = conn, register, mode
+        self.on_refusal = on_refusal
         self.reads: list[tuple[str, str]] = []
         self.writes: list[tuple[str, str, str | None]] = []
         self.violations: list[Violation] = []
@@ -138,6 +144,18 @@ class Gate:
             self._rules[key] = rules_for(self.register, purpose)
         refusal = _DENY if self.mode == "enforce" else _OK
         self.conn.set_authorizer(self._authorizer(self._rules[key], refusal))
+
+    def refusal(self, sql: str, params: Any) -> Exception | None:
+        """The error for a statement SQLite just refused, if this gate refused it."""
+        violations = self.take()[2]
+        if not violations:
+            return None
+        violations = self.survey(sql, params) or violations
+        if self.on_refusal is not None:
+            return self.on_refusal(violations)
+        columns = tuple(sorted({f"{t}.{c}" for _, t, c in violations}))
+        return PurposeViolation(violation_message(self.purpose, violations, self.register),
+                                self.purpose.name if self.purpose else None, columns)
 
     def survey(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Violation]:
         """Every violation of a statement (a refusal stops at the first): compile it under a
@@ -200,6 +218,58 @@ class Gate:
             return _OK
 
         return authorize
+
+
+def _raise_refusal(conn: sqlite3.Connection, exc: sqlite3.DatabaseError, sql: str,
+                   params: Any) -> None:
+    gate = getattr(conn, "gate", None)
+    if gate is not None and getattr(exc, "sqlite_errorname", "") == "SQLITE_AUTH" \
+            and not isinstance(exc, PurposeViolation):
+        error = gate.refusal(sql, params)
+        if error is not None:
+            raise error from exc
+
+
+class GuardedCursor(sqlite3.Cursor):
+    """A cursor whose refused statements raise :class:`PurposeViolation` with the full story."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> GuardedCursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            _raise_refusal(self.connection, exc, sql, parameters)
+            raise
+
+    def executemany(self, sql: str, parameters: Any, /) -> GuardedCursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            _raise_refusal(self.connection, exc, sql, ())
+            raise
+
+
+class GuardedConnection(sqlite3.Connection):
+    """The sandbox's connection: carries its gate (``conn.gate``) and, like its cursors,
+    turns a refusal into a :class:`PurposeViolation` (still a ``sqlite3.DatabaseError``)."""
+
+    gate: Gate | None = None
+
+    def cursor(self, factory: Any = GuardedCursor) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            _raise_refusal(self, exc, sql, parameters)
+            raise
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            _raise_refusal(self, exc, sql, ())
+            raise
 
 
 def violation_message(purpose: Purpose | None, violations: Sequence[Violation],
@@ -333,8 +403,8 @@ class Processing:
         try:
             cursor = self.sandbox.connection.execute(sql, params)
             rows = cursor.fetchall()
-        except sqlite3.DatabaseError as exc:
-            self._refused(sql, params, exc)
+        except PurposeViolation:
+            self._seen.pop(sql, None)
             raise
         statement = self._statement(sql, gate)
         names = [d[0] for d in cursor.description] if cursor.description else []
@@ -354,8 +424,8 @@ class Processing:
         self._collect_stray()
         try:
             cursor = self.sandbox.connection.execute(sql, params)
-        except sqlite3.DatabaseError as exc:
-            self._refused(sql, params, exc)
+        except PurposeViolation:
+            self._seen.pop(sql, None)
             raise
         changed = max(cursor.rowcount, 0)
         statement = self._statement(sql, gate)
@@ -373,19 +443,13 @@ class Processing:
             return statement
         return self._seen.get(sql)
 
-    def _refused(self, sql: str, params: Sequence[Any] | dict[str, Any],
-                 exc: sqlite3.DatabaseError) -> None:
-        gate = self.sandbox.gate
-        violations = gate.take()[2]
-        if not violations:
-            return
-        self._seen.pop(sql, None)
-        violations = gate.survey(sql, params) or violations
+    def refused(self, violations: list[Violation]) -> PurposeViolation:
+        """Log a refused statement in this block and return the error to raise."""
         columns = tuple(sorted({f"{t}.{c}" for _, t, c in violations}))
         kinds = tuple(sorted({k for k, _, _ in violations}))
         self._add("refused", columns, [], None, self._violation_detail(kinds))
         message = violation_message(self.purpose, violations, self.sandbox.register)
-        raise PurposeViolation(message, self.name, columns) from exc
+        return PurposeViolation(message, self.name, columns)
 
     def _collect_stray(self) -> None:
         """Log what statements run directly on the connection touched since the last check."""

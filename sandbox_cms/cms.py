@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox_cms import audit, scope
-from sandbox_cms.access import MODES, Gate, Processing
+from sandbox_cms.access import MODES, Gate, GuardedConnection, Processing, Violation
 from sandbox_cms.clock import Clock
 from sandbox_cms.errors import NotASandbox, ProcessingError
 from sandbox_cms.policy import Purpose, Register, default_register, install_policy
@@ -31,12 +31,7 @@ from sandbox_cms.policy import Purpose, Register, default_register, install_poli
 REQUIRED_TABLES = ("meta", "customers", "purposes", "audit_log")
 
 
-class SandboxConnection(sqlite3.Connection):
-    """A sqlite3 connection that carries its purpose gate (``conn.gate``)."""
-
-    gate: Gate | None = None
-
-
+SandboxConnection = GuardedConnection  # the name other modules know
 class Sandbox:
     """An open sandbox CMS. Use :func:`open_sandbox` or :func:`fresh_sandbox` to get one."""
 
@@ -49,7 +44,7 @@ class Sandbox:
         self._stack: list[Processing] = []
         try:
             self.register = _register_of(self.connection)
-            self.gate = Gate(self.connection, self.register, mode)
+            self.gate = Gate(self.connection, self.register, mode, self._refused)
         except BaseException:
             self.connection.close()
             raise
@@ -84,6 +79,12 @@ class Sandbox:
         if not self._stack and (self.gate.reads or self.gate.writes or self.gate.violations):
             with Processing(self, None, "learner") as outside:
                 outside._collect_stray()
+
+    def _refused(self, violations: list[Violation]) -> Exception:
+        if self._stack:
+            return self._stack[-1].refused(violations)
+        with Processing(self, None, "learner") as outside:  # SQL run straight on connection
+            return outside.refused(violations)
 
     def _clock_scope(self) -> contextlib.AbstractContextManager[None]:
         self.flush()  # entries made before the move keep the old time and come first
@@ -160,7 +161,7 @@ class Sandbox:
         return f"<Sandbox {self.path} mode={self.mode!r}>"
 
 
-def _connect(path: Path, durable: bool) -> SandboxConnection:
+def _connect(path: Path, durable: bool) -> GuardedConnection:
     if not path.is_file():
         raise NotASandbox(
             f"{path}: no such sandbox (build one with `sandbox-cms seed --db {path}`)"
@@ -168,7 +169,7 @@ def _connect(path: Path, durable: bool) -> SandboxConnection:
     try:
         conn = sqlite3.connect(
             f"file:{path.resolve()}?mode=rw", uri=True, isolation_level=None,
-            factory=SandboxConnection, check_same_thread=False,
+            factory=GuardedConnection, check_same_thread=False,
         )
     except sqlite3.Error as exc:
         raise NotASandbox(f"{path}: cannot open it as a sandbox ({exc})") from None

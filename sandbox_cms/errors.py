@@ -1,5 +1,7 @@
 """Named exceptions. Library code raises these; only the CLI and web app turn them into messages."""
 
+import sqlite3
+
 
 class SandboxError(Exception):
     """Base class: a problem the user can fix, with a message meant for them."""
@@ -73,7 +75,7 @@ class UnknownPurpose(SandboxError):
     """No purpose of that name in the processing register."""
 
 
-class PurposeViolation(SandboxError):
+class PurposeViolation(SandboxError, sqlite3.DatabaseError):
     """Personal data was read or written outside the declared purpose (art. 5(1)(b)/(c))."""
 
     def __init__(self, message: str, purpose: str | None = None, columns: tuple[str, ...] = ()):

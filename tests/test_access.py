@@ -70,11 +70,25 @@ def test_every_route_to_a_forbidden_column_is_recorded_in_record_mode(recording,
     assert "customers.birth_date" in read.columns
 
 
-def test_the_raw_connection_is_guarded_too(cms):
-    with cms.processing("newsletter"), pytest.raises(sqlite3.DatabaseError, match="prohibited"):
-        cms.connection.execute("SELECT birth_date FROM customers")
-    with pytest.raises(sqlite3.DatabaseError, match="prohibited"):
+def test_the_raw_connection_and_its_cursors_are_guarded_too(cms):
+    with cms.processing("newsletter"):
+        with pytest.raises(PurposeViolation, match="'newsletter' may not read customers.birth"):
+            cms.connection.execute("SELECT birth_date FROM customers")
+        cursor = cms.connection.cursor()  # what pandas.read_sql does
+        with pytest.raises(sqlite3.DatabaseError, match="customers.iban"):
+            cursor.execute("SELECT iban FROM customers")
+    with pytest.raises(PurposeViolation, match="needs a declared purpose"):
         cms.connection.execute("SELECT email FROM customers")
+    refused = cms.audit.entries(action="refused")
+    assert [(e.purpose, e.columns) for e in refused] == [
+        ("newsletter", ("customers.birth_date",)), ("newsletter", ("customers.iban",)),
+        (None, ("customers.email",))]
+
+
+def test_raw_reads_outside_any_block_in_record_mode_are_logged(recording):
+    recording.connection.execute("SELECT email FROM customers LIMIT 1").fetchall()
+    (violation,) = recording.audit.entries(action="violation")
+    assert violation.purpose is None and violation.columns == ("customers.email",)
 
 
 def test_reads_on_the_raw_connection_are_still_logged(cms):
