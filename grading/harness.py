@@ -269,7 +269,7 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
         return PrincipleViolation(
             "task", f"your function was stopped after {exercise.timeout:g} s (an endless loop?)"
         )
-    except Exception as exc:  # noqa: BLE001 - any learner error becomes a message
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any learner error is a message
         return _violation_from_error(exc)
     finally:
         attempt.audit_to = _audit_head(attempt)
@@ -278,6 +278,13 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
             one_check(attempt)
         except PrincipleViolation as exc:
             return exc
+        except Exception as exc:  # noqa: BLE001 - e.g. the learner closed or broke the sandbox
+            name = getattr(one_check, "__name__", "a check")
+            return PrincipleViolation(
+                "task",
+                f"the grader could not check your work ({name}: {type(exc).__name__}: {exc}); "
+                "did your code close, delete or damage the sandbox?",
+            )
     return None
 
 
@@ -287,7 +294,7 @@ ERROR_PRINCIPLES = {
 """Sandbox refusals (by exception class name) that mean a principle, not a crash."""
 
 
-def _violation_from_error(exc: Exception) -> PrincipleViolation:
+def _violation_from_error(exc: BaseException) -> PrincipleViolation:
     """Turn an exception raised by the learner's code into a failing grade."""
     if isinstance(exc, NotImplementedError):
         return PrincipleViolation(
@@ -334,9 +341,9 @@ def _settle(cms: Any) -> None:
     commit an open transaction (a learner may forget to)."""
     with contextlib.suppress(Exception):
         cms.flush()
-    conn = getattr(cms, "connection", None)
-    if conn is not None and conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
+    with contextlib.suppress(Exception):  # a closed connection: nothing to settle
+        conn = cms.connection
+        if conn.in_transaction:
             conn.commit()
 
 

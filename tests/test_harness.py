@@ -143,6 +143,21 @@ def test_learner_errors_become_messages_with_their_line():
     assert "return rows[5]" in outcome.message
 
 
+def test_a_learner_who_breaks_the_sandbox_gets_a_message_not_a_crash():
+    def closes_it(cms):
+        ids = send_newsletter(cms)
+        cms.close()
+        return ids
+
+    def exits(cms):
+        raise SystemExit(3)
+
+    outcome = run(EX, closes_it)
+    assert outcome.principle == "task" and "could not check your work" in outcome.message
+    assert run(EX, exits).principle == "task"
+    assert "takes 0 positional arguments" in run(EX, lambda: []).message
+
+
 def test_returning_the_wrong_type_is_a_clear_message():
     def returns_text(cms):
         ids = send_newsletter(cms)
