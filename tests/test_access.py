@@ -230,3 +230,29 @@ def test_the_order_of_reads_and_actions_is_kept(cms):
 def test_bad_mode_is_refused(db_path):
     with pytest.raises(ProcessingError, match="enforce"):
         open_sandbox(db_path, mode="lenient")
+
+
+def test_cli_query_runs_inside_a_purpose_and_refuses_in_one_line(db_with_view):
+    from click.testing import CliRunner
+
+    from sandbox_cms.cli import main
+
+    runner = CliRunner()
+    db = str(db_with_view)
+    ok = runner.invoke(main, ["query", "--db", db, "--purpose", "newsletter",
+                              "SELECT id, email FROM customers WHERE id = 1"])
+    assert ok.exit_code == 0 and ok.output.startswith('{"id": 1, "email": ')
+    for args, message in [
+        (["--purpose", "newsletter", "SELECT birth_date FROM customers"], "birth_date"),
+        (["SELECT email FROM customers"], "needs a declared purpose"),
+        (["--purpose", "newsletter", "SELEC email"], "syntax error"),
+        (["--purpose", "nope", "SELECT 1"], "unknown purpose"),
+    ]:
+        result = runner.invoke(main, ["query", "--db", db, *args])
+        assert result.exit_code == 1 and message in result.output, args
+        assert "Traceback" not in result.output
+    recorded = runner.invoke(main, ["query", "--db", db, "--purpose", "newsletter", "--mode",
+                                    "record", "SELECT id, birth_date FROM customers LIMIT 1"])
+    assert recorded.exit_code == 0
+    with open_sandbox(db_with_view) as cms:
+        assert [e.actor for e in cms.audit.entries(action="violation")] == ["cli"]

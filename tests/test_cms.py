@@ -108,3 +108,19 @@ def test_transaction_rolls_back_everything_inside(db_path):
 def test_sandbox_is_exported_and_has_a_readable_repr(db_path):
     with Sandbox(db_path, mode="record") as cms:
         assert "record" in repr(cms) and str(db_path) in repr(cms)
+
+
+def test_every_privacy_command_has_help_and_is_documented():
+    from pathlib import Path
+
+    import click
+
+    from sandbox_cms.cli.privacy import COMMANDS
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "python-api.md").read_text()
+    for command in COMMANDS:
+        subcommands = command.commands.values() if isinstance(command, click.Group) else [None]
+        for sub in subcommands:
+            name = f"sandbox-cms {command.name}" + (f" {sub.name}" if sub else "")
+            assert (sub or command).help, name
+            assert name in docs or f"sandbox-cms {command.name} " in docs, name

@@ -149,3 +149,20 @@ def test_install_policy_writes_the_register_into_a_database():
     assert set(json.loads(rows["newsletter"])) == default_register().purpose("newsletter").columns
     if (POLICY_DIR / "retention.toml").exists():
         assert conn.execute("SELECT count(*) FROM retention_rules").fetchone()[0] > 0
+
+
+def test_cli_register_lists_purposes_and_shows_one(db_path):
+    from click.testing import CliRunner
+
+    from sandbox_cms.cli import main
+
+    runner = CliRunner()
+    listing = runner.invoke(main, ["register", "--db", str(db_path)])
+    assert listing.exit_code == 0
+    assert "newsletter" in listing.output and "art. 6(1)(a)" in listing.output
+    one = runner.invoke(main, ["register", "--purpose", "analytics"])
+    assert "legal ground: legitimate_interests" in one.output
+    assert "customers: closed_at, country, created_at, id\n" in one.output
+    bad = runner.invoke(main, ["register", "--purpose", "marketing"])
+    assert bad.exit_code == 1 and "unknown purpose 'marketing'" in bad.output
+    assert "Traceback" not in bad.output
