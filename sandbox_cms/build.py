@@ -10,6 +10,8 @@ a test gets a clean sandbox in milliseconds instead of regenerating it.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -23,7 +25,7 @@ import faker
 
 from sandbox_cms import __version__, parts, schema
 from sandbox_cms.errors import SandboxError, SandboxExists
-from sandbox_cms.scenario import Scenario, load_scenario
+from sandbox_cms.scenario import DATASETS, Scenario, load_scenario
 
 GENERATOR_VERSION = f"sandbox_cms {__version__}; faker {faker.VERSION}"
 DEFAULT_SCENARIO = "webshop"
@@ -154,13 +156,32 @@ def cache_dir() -> Path:
     return Path(base) / "privacy-course"
 
 
+@functools.cache
+def _inputs_digest() -> str:
+    """A digest of everything a build reads besides the scenario: code, policy, Faker."""
+    package = Path(__file__).resolve().parent
+    files = [
+        package / name for name in ("schema.py", "synth.py", "parts.py", "build.py", "policy.py")
+    ]
+    files += sorted((DATASETS / "policy").glob("*.toml"))
+    digest = hashlib.sha256(GENERATOR_VERSION.encode())
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def template_path(
     scenario: str = DEFAULT_SCENARIO, customers: int | None = None, seed: int | None = None
 ) -> Path:
-    """The cached template for these parameters, built on first use."""
+    """The cached template for these parameters, built on first use.
+
+    The file name carries a digest of the scenario file, the builder's code, the policy
+    data and the Faker version, so a change to any of them builds a new template.
+    """
     spec = load_scenario(scenario).with_overrides(customers=customers, seed=seed)
-    version = GENERATOR_VERSION.replace(" ", "").replace(";", "-")
-    path = cache_dir() / f"{spec.name}-{spec.customers}-{spec.seed}-{version}.db"
+    digest = hashlib.sha256(_inputs_digest().encode())
+    digest.update(Path(spec.source).read_bytes())
+    path = cache_dir() / f"{spec.name}-{spec.customers}-{spec.seed}-{digest.hexdigest()[:16]}.db"
     if not path.exists():
         with contextlib.suppress(SandboxExists):  # another process built it first
             build_sandbox(path, spec)

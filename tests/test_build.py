@@ -167,3 +167,15 @@ def test_parallel_build_equals_the_in_process_build(tmp_path, monkeypatch):
 def test_a_folder_is_not_a_database_path(tmp_path):
     with pytest.raises(SandboxError, match="is a folder"):
         build_sandbox(tmp_path, customers=5, force=True)
+
+
+def test_template_is_rebuilt_when_the_scenario_changes(tmp_path):
+    source = Path(__file__).resolve().parent.parent / "datasets/scenarios/webshop.toml"
+    changed = tmp_path / "webshop.toml"
+    changed.write_text(
+        source.read_text().replace("closed_account_rate = 0.02", "closed_account_rate = 0.5")
+    )
+    original = template_path("webshop", customers=40)
+    edited = template_path(str(changed), customers=40)
+    assert original != edited
+    assert dump(original) != dump(edited)
