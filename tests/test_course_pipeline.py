@@ -13,9 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from click.testing import CliRunner
 
-from grading.cli import main
 from grading.course import Classroom, read_grades_csv
 from grading.selfcheck import PROGRESS_ENV
 
@@ -157,14 +155,3 @@ def test_the_default_cell_timeout_is_a_minute(tmp_path):
 
     assert make_config(tmp_path).Execute.timeout == 60
     assert "c.Execute.timeout = 60\n" in config_file_text(tmp_path)
-
-
-def test_cli_reports_unknown_assignment_and_missing_gradebook_in_one_line(tmp_path):
-    runner = CliRunner()
-    args = ["--course", str(COURSE), "--classroom", str(tmp_path / "room")]
-    result = runner.invoke(main, ["release", "nope", *args])
-    assert result.exit_code == 1
-    assert result.output.strip() == "Error: unknown assignment 'nope' (known: 00-warmup)"
-    result = runner.invoke(main, ["export", *args])
-    assert result.exit_code == 1 and "no gradebook" in result.output
-    assert "Traceback" not in result.output

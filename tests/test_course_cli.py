@@ -1,0 +1,31 @@
+"""The `privacy-course` command line: one-line errors, documented commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from grading.cli import main
+
+COURSE = Path(__file__).parent / "fixtures" / "course"
+
+
+def test_cli_reports_unknown_assignment_and_missing_gradebook_in_one_line(tmp_path):
+    runner = CliRunner()
+    args = ["--course", str(COURSE), "--classroom", str(tmp_path / "room")]
+    result = runner.invoke(main, ["release", "nope", *args])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: unknown assignment 'nope' (known: 00-warmup)"
+    result = runner.invoke(main, ["export", *args])
+    assert result.exit_code == 1 and "no gradebook" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_command_is_documented_and_has_help():
+    from grading.cli import main as group
+
+    docs = (Path(__file__).parent.parent / "docs" / "instructor.md").read_text()
+    for name, command in group.commands.items():
+        assert f"privacy-course {name}" in docs, f"`privacy-course {name}` is not documented"
+        assert command.help and command.help.strip(), f"{name} has no help text"
