@@ -155,3 +155,35 @@ def test_the_default_cell_timeout_is_a_minute(tmp_path):
 
     assert make_config(tmp_path).Execute.timeout == 60
     assert "c.Execute.timeout = 60\n" in config_file_text(tmp_path)
+
+
+def test_the_real_course_releases_without_solutions_or_hidden_tests(tmp_path):
+    """Every assignment in course/: the student version holds no solution line and no
+    hidden test (the proof per exercise is in test_module00/01; this is the wiring)."""
+    from grading.nbgrader_config import COURSE_DIR
+
+    room = Classroom(tmp_path / "room", COURSE_DIR)
+    if not room.assignments():
+        pytest.skip("no assignments in course/ yet")
+    results = room.release()
+    assert all(r.ok for r in results), [r.line() for r in results]
+    for assignment in room.assignments():
+        for source in (COURSE_DIR / assignment).glob("*.ipynb"):
+            student = nbformat.read(room.root / "release" / assignment / source.name, 4)
+            released = "\n".join(cell.source for cell in student.cells)
+            assert "BEGIN HIDDEN TESTS" not in released and "BEGIN SOLUTION" not in released
+            for line in _solution_lines(nbformat.read(source, as_version=4)):
+                assert line not in released, f"{assignment}: solution line leaked: {line}"
+
+
+def _solution_lines(nb) -> list[str]:
+    lines, inside = [], False
+    for cell in nb.cells:
+        for line in cell.source.splitlines():
+            if "BEGIN SOLUTION" in line:
+                inside = True
+            elif "END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 25:  # distinctive lines only
+                lines.append(line.strip())
+    return lines

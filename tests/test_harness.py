@@ -253,3 +253,20 @@ def test_every_registered_exercise_is_well_formed():
         assert ex.principles and set(ex.principles) <= set(principles()), ex.id
         assert ex.points > 0 and ex.task and ex.title
         assert ex.visible != ex.hidden, f"{ex.id}: the hidden variant must differ"
+
+
+def test_a_variant_can_fix_the_clock():
+    import datetime as dt
+
+    moment = dt.datetime(2025, 6, 1, 9, 30)
+    fixed = register(dataclasses.replace(
+        get_exercise(EX), id="test-clock", visible=dataclasses.replace(
+            get_exercise(EX).visible, now=moment)))
+    seen = []
+
+    def note_the_time(cms):
+        seen.append(cms.clock.now())
+        return send_newsletter(cms)
+
+    assert run(fixed, note_the_time).passed
+    assert seen == [moment]
