@@ -81,7 +81,8 @@ def customer_exists(cms: Any, customer_id: int) -> bool:
             is not None
 
 
-def open_record(cms: Any, customer_id: int, purpose_name: str) -> CustomerRecord:
+def open_record(cms: Any, customer_id: int, purpose_name: str,
+                actor: str = "learner") -> CustomerRecord:
     """The record of one customer as ``purpose_name`` may see it.
 
     Raises :class:`RecordRefused` for a purpose that is internal to the CMS (the mechanisms
@@ -102,7 +103,7 @@ def open_record(cms: Any, customer_id: int, purpose_name: str) -> CustomerRecord
             f"the purpose {purpose_name!r} covers no columns of the customers table, so a "
             f"customer record cannot be opened under it (purpose limitation, art. 5(1)(b))")
     sections = []
-    with cms.processing(purpose_name) as p:
+    with cms.processing(purpose_name, actor=actor) as p:
         for table, columns in plan.items():
             if not columns:
                 continue

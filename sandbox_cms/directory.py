@@ -60,13 +60,14 @@ def search_field(search: str, by: str | None) -> str:
 
 def list_customers(cms: Any, *, search: str = "", by: str | None = None,
                    after: int | None = None, before: int | None = None,
-                   limit: int = PAGE_SIZE, purpose: str = LIST_PURPOSE) -> CustomerPage:
+                   limit: int = PAGE_SIZE, purpose: str = LIST_PURPOSE,
+                   actor: str = "learner") -> CustomerPage:
     """A page of customers, optionally those whose last name or e-mail starts with ``search``."""
     search = search.strip()
     if len(search) > MAX_SEARCH:
         raise SearchTooLong(f"a search term has at most {MAX_SEARCH} characters")
     field = search_field(search, by)
-    with cms.processing(purpose) as p:
+    with cms.processing(purpose, actor=actor) as p:
         if search:
             rows = _search_page(p, field, search, after, before, limit + 1)
         else:

@@ -158,3 +158,40 @@ def test_time_control_refuses_bad_input_and_keeps_the_clock(client, db_path):
         assert response.status_code == 400, form
         assert "Traceback" not in response.get_data(as_text=True)
     assert clock(db_path) == start
+
+
+def test_retention_is_carried_out_from_the_dashboard(client, rendered, db_path):
+    client.post("/time", data={"action": "set", "date": "2033-01-01",
+                               "csrf_token": token(client)})
+    client.get("/")
+    due = rendered[-1][1]["due_total"]
+    assert due > 0
+    response = client.post("/retention/apply", data={"csrf_token": token(client, "/")})
+    assert response.status_code == 200
+    name, context = rendered[-1]
+    assert name == "retention_applied.html"
+    assert sum(context["counts"].values()) == due
+    client.get("/")
+    assert rendered[-1][1]["due_total"] == 0
+    assert client.post("/retention/apply").status_code == 400  # no CSRF token
+
+
+def test_back_office_reads_are_audited_as_the_web_actor(client, db_path):
+    client.get("/orders")
+    with open_sandbox(db_path) as cms:
+        entry = cms.audit.entries(purpose="order_fulfilment", newest_first=True, limit=1)[0]
+    assert entry.actor == "web" and entry.action == "read"
+
+
+def test_a_vanished_database_gives_an_error_page_and_frees_the_server(db_path, tmp_path):
+    from sandbox_cms.web.sandbox import EXTENSION
+
+    moved = tmp_path / "elsewhere.db"
+    app = create_app(db_path)
+    db_path.rename(moved)
+    client = app.test_client()
+    for _ in range(2):  # a second request must not wait for a lock the first one kept
+        response = client.get("/customers")
+        assert response.status_code == 400
+        assert "no such sandbox" in response.get_data(as_text=True)
+    assert not app.extensions[EXTENSION].lock.locked()

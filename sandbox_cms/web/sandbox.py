@@ -19,6 +19,7 @@ from flask import Flask, current_app, g
 from sandbox_cms.cms import Sandbox, open_sandbox
 
 EXTENSION = "sandbox_cms"
+ACTOR = "web"  # who the audit log names for accesses made through the back office
 
 
 class _State:
@@ -31,13 +32,14 @@ class _State:
 
 def cms() -> Sandbox:
     """The sandbox of this request (this thread's, opened on first use)."""
-    if "cms" not in g:
-        state: _State = current_app.extensions[EXTENSION]
-        # Every page that reads personal data also appends to the audit log (a write). One
-        # request at a time does its database work: threads queue on this lock instead of
-        # colliding on SQLite's write lock and sleeping in its busy handler.
-        state.lock.acquire()
-        g.cms_lock = state.lock
+    if "cms" in g:
+        return g.cms
+    state: _State = current_app.extensions[EXTENSION]
+    # Every page that reads personal data also appends to the audit log (a write). One
+    # request at a time does its database work: threads queue on this lock instead of
+    # colliding on SQLite's write lock and sleeping in its busy handler.
+    state.lock.acquire()
+    try:
         sandbox = getattr(state.local, "sandbox", None)
         if sandbox is None:
             sandbox = open_sandbox(current_app.config["SANDBOX_DB"])
@@ -45,12 +47,18 @@ def cms() -> Sandbox:
             # training sandbox can lose its last second in a power cut, not its integrity.
             sandbox.connection.execute("PRAGMA synchronous = NORMAL")
             state.local.sandbox = sandbox
-        g.cms = sandbox
-    return g.cms
+    except BaseException:
+        state.lock.release()
+        g.cms_failed = True
+        raise
+    g.cms_lock, g.cms = state.lock, sandbox
+    return sandbox
 
 
 def sandbox_now() -> dt.datetime | None:
     """The sandbox clock for the page header; None if the database cannot be read."""
+    if g.get("cms_failed"):
+        return None
     try:
         return cms().clock.now()
     except Exception:  # the header must never turn a page into an error

@@ -36,3 +36,10 @@ def dashboard():
     return render_template(
         "dashboard.html", counts=counts, due=due[:DUE_SHOWN], due_total=len(due),
         due_by_rule=by_rule, at=at, now=sandbox.clock.now(), verification=sandbox.audit.verify())
+
+
+@bp.post("/retention/apply")
+def apply_retention():
+    """Carry out what the retention schedule says is due at the sandbox clock's time."""
+    report = cms().retention.apply()
+    return render_template("retention_applied.html", report=report, counts=report.counts())

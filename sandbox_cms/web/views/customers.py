@@ -7,7 +7,7 @@ from flask import Blueprint, abort, render_template, request
 from sandbox_cms.customer_record import customer_exists, open_record
 from sandbox_cms.directory import LIST_PURPOSE, MAX_SEARCH, SEARCH_KEYS, list_customers
 from sandbox_cms.web import inputs
-from sandbox_cms.web.sandbox import cms
+from sandbox_cms.web.sandbox import ACTOR, cms
 
 bp = Blueprint("customers", __name__)
 CUSTOMER_ID = "<int(max=9223372036854775807):customer_id>"
@@ -22,7 +22,8 @@ def customer_list():
     if after is not None and before is not None:
         abort(400, description="Use either 'after' or 'before', not both.")
     sandbox = cms()
-    page = list_customers(sandbox, search=search, by=by, after=after, before=before)
+    page = list_customers(sandbox, search=search, by=by, after=after, before=before,
+                          actor=ACTOR)
     return render_template(
         "customers.html", page=page, purpose=sandbox.register.purpose(LIST_PURPOSE),
         pager_args={"q": search, "by": page.by} if search else {})
@@ -39,7 +40,7 @@ def customer_record(customer_id: int):
         # No purpose, no personal data: only the question "why are you opening this?".
         return render_template("customer_purpose.html", customer_id=customer_id,
                                purposes=purposes)
-    record = open_record(sandbox, customer_id, chosen)
+    record = open_record(sandbox, customer_id, chosen, actor=ACTOR)
     return render_template("customer_record.html", record=record, purposes=purposes)
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template, request
 
 from sandbox_cms.listing import page_rows
 from sandbox_cms.web import inputs
-from sandbox_cms.web.sandbox import cms
+from sandbox_cms.web.sandbox import ACTOR, cms
 
 bp = Blueprint("records", __name__)
 
@@ -31,7 +31,7 @@ def orders():
     customer = inputs.integer(request.args, "customer")
     filters = {"customer_id": customer} if customer is not None else {}
     sandbox = cms()
-    with sandbox.processing(ORDERS_PURPOSE) as p:
+    with sandbox.processing(ORDERS_PURPOSE, actor=ACTOR) as p:
         page = page_rows(p, "orders", ORDER_COLUMNS, filters=filters, after=after, before=before)
     return render_template(
         "orders.html", page=page, customer=customer,
@@ -50,7 +50,7 @@ def invoices():
     if customer is not None:
         filters["customer_id"] = customer
     sandbox = cms()
-    with sandbox.processing(INVOICES_PURPOSE) as p:
+    with sandbox.processing(INVOICES_PURPOSE, actor=ACTOR) as p:
         page = page_rows(p, "invoices", INVOICE_COLUMNS, filters=filters, after=after,
                          before=before)
     args = {k: v for k, v in (("number", number), ("customer", customer)) if v not in ("", None)}
