@@ -36,13 +36,18 @@ def _escape(value: Any) -> str:
     return "–" if value is None else html.escape(str(value))
 
 
+_CELL = "padding:2px 10px;text-align:left;border-bottom:1px solid #ddd"
+ANY = ""  # the dropdown value for "no filter" / "no purpose chosen yet"
+
+
 def _table(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    head = "".join(f"<th>{_escape(c)}</th>" for c in columns)
+    head = "".join(f"<th style='{_CELL}'>{_escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_escape(row.get(c))}</td>" for c in columns) + "</tr>"
+        "<tr>" + "".join(f"<td style='{_CELL}'>{_escape(row.get(c))}</td>" for c in columns)
+        + "</tr>"
         for row in rows
     )
-    return (f"<table class='sandbox-table'><thead><tr>{head}</tr></thead>"
+    return (f"<table style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>")
 
 
@@ -82,10 +87,12 @@ class CustomerCard(_View):
         self.cms = cms
         self.record: CustomerRecord | None = None
         self.message = ""
-        options = [(f"{_field(p, 'title')} ({name})", name) for name, p in _purposes(cms).items()]
+        options = [("— choose why you open it —", ANY)] + [
+            (f"{_field(p, 'title')} ({name})", name) for name, p in _purposes(cms).items()
+        ]
         self.purpose = widgets.Dropdown(
-            options=options, value=None, description="Purpose",
-            style={"description_width": "initial"},
+            options=options, value=ANY, description="Purpose",
+            style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
         )
         self.customer = widgets.BoundedIntText(
             value=customer_id, min=1, max=10**9, description="Customer id"
@@ -144,10 +151,10 @@ class AuditLogView(_View):
         self._rows: list[dict[str, Any]] = []
         purposes = list(_purposes(cms, internal=True))
         self.purpose = widgets.Dropdown(
-            options=[("any purpose", None)] + [(p, p) for p in purposes], value=None,
+            options=[("any purpose", ANY)] + [(p, p) for p in purposes], value=ANY,
             description="Purpose",
         )
-        self.action = widgets.Dropdown(options=[("any action", None)], value=None,
+        self.action = widgets.Dropdown(options=[("any action", ANY)], value=ANY,
                                        description="Action")
         self.customer = widgets.Text(value="", placeholder="any", description="Customer id")
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
@@ -181,7 +188,8 @@ class AuditLogView(_View):
             return
         try:
             entries = self.cms.audit.entries(
-                purpose=self.purpose.value, customer_id=customer_id, action=self.action.value
+                purpose=self.purpose.value or None, customer_id=customer_id,
+                action=self.action.value or None,
             )
             self._update_actions()
         except SandboxError as exc:
@@ -197,12 +205,12 @@ class AuditLogView(_View):
 
     def _update_actions(self) -> None:
         actions = sorted({str(_field(e, "action")) for e in self.cms.audit.entries()})
-        options = [("any action", None)] + [(a, a) for a in actions]
+        options = [("any action", ANY)] + [(a, a) for a in actions]
         if list(self.action.options) != options:
             current = self.action.value
             with self.action.hold_trait_notifications():
                 self.action.options = options
-                self.action.value = current if current in actions else None
+                self.action.value = current if current in actions else ANY
 
     @staticmethod
     def _row(entry: Any) -> dict[str, Any]:
@@ -218,7 +226,7 @@ class AuditLogView(_View):
             shown_ids += f" (+{len(ids) - 5})"
         return {
             "seq": _field(entry, "seq"),
-            "at": _field(entry, "at"),
+            "at": str(_field(entry, "at") or "").replace("T", " "),
             "actor": _field(entry, "actor"),
             "purpose": _field(entry, "purpose"),
             "action": _field(entry, "action"),

@@ -30,7 +30,7 @@ def test_card_shows_nothing_before_a_purpose_is_chosen(cms) -> None:
     person = customer(cms, 7)
     before = len(cms.audit.entries(customer_id=7))
     card = CustomerCard(cms, customer_id=7)
-    assert card.purpose.value is None
+    assert card.purpose.value == ""
     assert card.shown() == {}
     assert "Choose why you open this record" in card.view.value
     assert person["email"] not in card.view.value
@@ -75,7 +75,7 @@ def test_card_explains_an_unknown_customer_or_a_purpose_without_customer_data(cm
 
 def test_card_offers_no_internal_purposes(cms) -> None:
     card = CustomerCard(cms)
-    offered = {value for _label, value in card.purpose.options}
+    offered = {value for _label, value in card.purpose.options} - {""}
     internal = {name for name, p in cms.register.purposes.items() if p.internal}
     assert internal and not offered & internal
     assert "newsletter" in offered
@@ -101,7 +101,7 @@ def test_audit_view_lists_newest_first_and_filters(cms) -> None:
     view.purpose.value = "newsletter"
     assert view.rows() and {r["purpose"] for r in view.rows()} == {"newsletter"}
 
-    view.purpose.value = None
+    view.purpose.value = ""
     view.customer.value = "8"
     assert view.rows()
     assert all("8" in r["rows"].split(", ") for r in view.rows())
