@@ -410,7 +410,7 @@ class Processing:
         names = [d[0] for d in cursor.description] if cursor.description else []
         if statement is not None:
             ids = _customer_ids(names, rows, statement.id_is_customer)
-            self._record("read", statement, ids, len(rows))
+            self._record("write" if statement.writes else "read", statement, ids, len(rows))
         return [dict(zip(names, row)) for row in rows]  # noqa: B905 (same length by design)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = (),

@@ -26,7 +26,14 @@ from sandbox_cms import audit, scope
 from sandbox_cms.access import MODES, Gate, GuardedConnection, Processing, Violation
 from sandbox_cms.clock import Clock
 from sandbox_cms.errors import NotASandbox, ProcessingError
-from sandbox_cms.policy import Purpose, Register, default_register, install_policy
+from sandbox_cms.policy import (
+    FINGERPRINT_KEY,
+    Purpose,
+    Register,
+    default_register,
+    fingerprint,
+    install_policy,
+)
 
 REQUIRED_TABLES = ("meta", "customers", "purposes", "audit_log")
 
@@ -193,15 +200,20 @@ def _connect(path: Path, durable: bool) -> GuardedConnection:
 
 
 def _register_of(conn: sqlite3.Connection) -> Register:
-    """The register stored in the sandbox (installed from datasets/ if it is still empty)."""
+    """The register stored in the sandbox.
+
+    A sandbox built with other policy files than the shipped ones (an older template, or an
+    empty register) first gets the shipped register, retention rules and locations.
+    """
     shipped = default_register()
+    query = "SELECT value FROM meta WHERE key = ?"
+    if conn.execute(query, (FINGERPRINT_KEY,)).fetchone() != (fingerprint(),):
+        with scope.system(conn):
+            if conn.execute(query, (FINGERPRINT_KEY,)).fetchone() != (fingerprint(),):
+                install_policy(conn, shipped)
     rows = conn.execute(
         "SELECT name, title, legal_ground, article, columns, retention, description FROM purposes"
     ).fetchall()
-    if not rows:
-        with scope.system(conn):
-            install_policy(conn, shipped)
-        return shipped
     purposes = {}
     for name, title, ground, article, columns, retention, description in rows:
         internal = name in shipped.purposes and shipped.purposes[name].internal

@@ -15,6 +15,7 @@ it) and reported by :func:`unclassified_columns`, which the tests keep empty.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sqlite3
 import tomllib
@@ -266,6 +267,20 @@ def default_register() -> Register:
 
 # -- retention rules and storage locations (owned by their modules; copied in here) ---------
 
+POLICY_FILES = ("purposes.toml", "categories.toml", "retention.toml", "locations.toml")
+FINGERPRINT_KEY = "policy_fingerprint"
+
+
+@functools.cache
+def fingerprint() -> str:
+    """A hash of the shipped policy files: a sandbox whose register differs is updated."""
+    digest = hashlib.sha256()
+    for name in POLICY_FILES:
+        path = POLICY_DIR / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+    return digest.hexdigest()
+
+
 RETENTION_KEYS = ("name", "category", "period_days", "runs_from", "action", "legal_reason")
 LOCATION_KEYS = ("name", "kind", "country", "region", "categories", "transfer_mechanism")
 
@@ -292,9 +307,12 @@ def retention_rule_names() -> frozenset[str] | None:
 def install_policy(conn: sqlite3.Connection, register: Register | None = None) -> None:
     """Write the register, retention rules and storage locations into a sandbox database.
 
-    Replaces what is there. Runs inside the caller's transaction (commits nothing).
+    Replaces what is there and records the policy's :func:`fingerprint` in ``meta``. Runs
+    inside the caller's transaction (commits nothing).
     """
     register = register or default_register()
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                 (FINGERPRINT_KEY, fingerprint()))
     conn.execute("DELETE FROM purposes")
     conn.executemany(
         "INSERT INTO purposes (name, title, legal_ground, article, columns, retention, description)"

@@ -58,6 +58,7 @@ def test_the_register_is_read_from_the_sandbox(db_path):
 def test_a_sandbox_with_an_empty_register_gets_the_shipped_one(db_path):
     conn = sqlite3.connect(db_path)
     conn.execute("DELETE FROM purposes")
+    conn.execute("DELETE FROM meta WHERE key = 'policy_fingerprint'")
     conn.commit()
     conn.close()
     with open_sandbox(db_path) as cms:
@@ -65,6 +66,20 @@ def test_a_sandbox_with_an_empty_register_gets_the_shipped_one(db_path):
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT count(*) FROM purposes").fetchone()[0] > 0
     conn.close()
+
+
+def test_a_sandbox_built_with_older_policy_files_is_brought_up_to_date(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM purposes WHERE name = 'newsletter'")
+    conn.execute("UPDATE purposes SET columns = '[]' WHERE name = 'analytics'")
+    conn.execute("UPDATE meta SET value = 'older' WHERE key = 'policy_fingerprint'")
+    conn.commit()
+    conn.close()
+    with open_sandbox(db_path) as cms:
+        assert "newsletter" in cms.register.purposes
+        assert "orders.total_cents" in cms.register.purpose("analytics").columns
+    with open_sandbox(db_path) as cms:  # and a sandbox that is up to date is left alone
+        assert cms.meta("policy_fingerprint") != "older"
 
 
 def test_close_writes_pending_entries_and_closes(db_path):
