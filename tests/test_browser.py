@@ -181,3 +181,13 @@ def test_a_record_without_a_purpose_shows_no_personal_data(site, page):
     assert email in text and "Customer service" in text
     assert "birth_date" not in text and "iban" not in text  # not this purpose's columns
     page.screenshot(path=str(SCREENSHOTS / "customer-record.png"), full_page=True)
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="ensure-chromium.sh"):
+        _require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _require_chromium()
