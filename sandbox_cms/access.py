@@ -8,15 +8,16 @@ compiles the statement, also through ``SELECT *``, joins, subqueries, views and 
 - inside a purpose (``with cms.processing("newsletter") as p``), a column the register does
   not list for that purpose is a violation (purpose limitation 5(1)(b), minimisation 5(1)(c));
 - inserting or deleting rows of a table needs every personal column of it in the purpose
-  (a row is written or removed whole); schema changes (e.g. copying customers into a new
-  table) need a purpose as well and count as violations otherwise;
+  (a row is written or removed whole); creating, altering or dropping tables and triggers
+  (e.g. copying customers into a test table, CJEU C-77/21 Digi) is a violation in any scope;
 - the CMS's own tables (audit log, meta, register) are never writable from outside, and
   ATTACH is always refused: record mode lets privacy mistakes happen, not evidence vanish.
 
 In ``enforce`` mode a violation refuses the statement; in ``record`` mode it runs and the
-violation lands in the audit log. The callback only appends to lists; :class:`Processing`
-turns them into one audit entry per statement, buffered and written (hash-chained, one
-transaction) when the block ends, before any action, and every ``FLUSH_EVERY`` entries.
+violation lands in the audit log. A refusal raises :class:`PurposeViolation` (also a
+``sqlite3.DatabaseError``) naming purpose, columns and article, also for SQL run straight on
+the connection or its cursors. The callback only appends to lists; :class:`Processing` turns
+them into audit entries, buffered and merged per block (see there).
 
 Which customers a read was about (``row_ids`` of the audit entry): the values of a result
 column named ``customer_id``, or of ``id`` when the statement read ``customers.id`` and no

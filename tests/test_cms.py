@@ -139,3 +139,9 @@ def test_every_privacy_command_has_help_and_is_documented():
             name = f"sandbox-cms {command.name}" + (f" {sub.name}" if sub else "")
             assert (sub or command).help, name
             assert name in docs or f"sandbox-cms {command.name} " in docs, name
+
+
+def test_commits_wait_for_the_disk_only_when_asked(db_path):
+    with open_sandbox(db_path) as fast, open_sandbox(db_path, durable=True) as durable:
+        assert fast.connection.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        assert durable.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
