@@ -158,8 +158,8 @@ def test_the_default_cell_timeout_is_a_minute(tmp_path):
 
 
 def test_the_real_course_releases_without_solutions_or_hidden_tests(tmp_path):
-    """Every assignment in course/: the student version holds no solution line and no
-    hidden test (the proof per exercise is in test_module00/01; this is the wiring)."""
+    """Every assignment in course/: no solution line in the student's solution cells, no
+    hidden test anywhere (the proof per exercise is in test_module00/01; this is wiring)."""
     from grading.nbgrader_config import COURSE_DIR
 
     room = Classroom(tmp_path / "room", COURSE_DIR)
@@ -170,20 +170,25 @@ def test_the_real_course_releases_without_solutions_or_hidden_tests(tmp_path):
     for assignment in room.assignments():
         for source in (COURSE_DIR / assignment).glob("*.ipynb"):
             student = nbformat.read(room.root / "release" / assignment / source.name, 4)
-            released = "\n".join(cell.source for cell in student.cells)
-            assert "BEGIN HIDDEN TESTS" not in released and "BEGIN SOLUTION" not in released
-            for line in _solution_lines(nbformat.read(source, as_version=4)):
-                assert line not in released, f"{assignment}: solution line leaked: {line}"
+            text = "\n".join(cell.source for cell in student.cells)
+            assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+            released = _cells(student)
+            for grade_id, lines in _solution_lines(nbformat.read(source, 4)).items():
+                for line in lines:
+                    assert line not in released[grade_id].source, (
+                        f"{assignment}/{grade_id}: solution line leaked: {line}")
 
 
-def _solution_lines(nb) -> list[str]:
-    lines, inside = [], False
-    for cell in nb.cells:
+def _solution_lines(nb) -> dict[str, list[str]]:
+    """The lines between BEGIN/END SOLUTION, per solution cell."""
+    found: dict[str, list[str]] = {}
+    for grade_id, cell in _cells(nb).items():
+        inside = False
         for line in cell.source.splitlines():
             if "BEGIN SOLUTION" in line:
                 inside = True
             elif "END SOLUTION" in line:
                 inside = False
-            elif inside and len(line.strip()) > 25:  # distinctive lines only
-                lines.append(line.strip())
-    return lines
+            elif inside and len(line.strip()) >= 16:  # distinctive lines, not ")"
+                found.setdefault(grade_id, []).append(line.strip())
+    return found
