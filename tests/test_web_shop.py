@@ -191,3 +191,24 @@ def test_my_data_refuses_bad_input(client):
     assert unknown.status_code == 400
     assert "unknown confirmation code" in unknown.get_data(as_text=True)
     assert client.post("/my-data/confirm/abcdefghijklmnop").status_code == 400  # no token
+
+
+def test_ebooks_checkout_asks_each_consent_separately(tmp_path: Path):
+    from sandbox_cms.build import fresh_copy
+
+    db = fresh_copy(tmp_path / "ebooks.db", scenario="ebooks")
+    app = create_app(db, config={"TESTING": True})
+    client = app.test_client()
+    body = client.get("/shop").get_data(as_text=True)
+    purposes = re.findall(r'<div class="consent" data-purpose="([^"]+)"', body)
+    assert sorted(purposes) == ["antipiracy_sharing", "newsletter"]
+    assert all("checked" not in box for box in re.findall(r'<input type="checkbox"[^>]*>', body))
+    with sqlite3.connect(db) as conn:
+        sku = conn.execute("SELECT sku FROM products LIMIT 1").fetchone()[0]
+    response = client.post("/shop", data={**BUYER, "product": sku, "quantity": "1",
+                                          "consent": "antipiracy_sharing",
+                                          "csrf_token": token(client, "/shop")})
+    assert response.status_code == 200
+    cid = rows(db, "SELECT id FROM customers WHERE email = ?", (BUYER["email"],))[0][0]
+    assert rows(db, "SELECT purpose, text_version FROM consent_events WHERE customer_id = ?",
+                (cid,)) == [("antipiracy_sharing", "antipiracy-v1")]
