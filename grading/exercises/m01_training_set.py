@@ -33,7 +33,7 @@ def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
     """Plant canaries in production; choose where the learner writes the training set."""
     seed = variant.seed or 0
     canaries = plant_canaries(cms.path, seed=seed)
-    folder = Path(tempfile.mkdtemp(prefix="training-set-"))
+    folder = Path(tempfile.mkdtemp(prefix="training-set-", dir=Path(cms.path).parent))
     customers = HIDDEN_SIZE if variant.scenario != "webshop" else VISIBLE_SIZE
     return {
         "canaries": canaries,
