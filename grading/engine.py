@@ -102,14 +102,10 @@ def existing_ids(cms: Any, table: str) -> set[int]:
 
 
 def invoices_under_duty(cms: Any, at: dt.datetime | None = None) -> set[int]:
-    """Invoices a legal duty keeps at ``at``: issued less than the rule's period ago."""
+    """Invoices a legal duty keeps at ``at``: issued less than the invoice rule's period ago
+    (the retention schedule's rule; AWR art. 52(4), BW 2:10(3): seven years)."""
     at = at or now(cms)
-    rule = read(
-        cms,
-        "SELECT period_days FROM retention_rules WHERE category LIKE 'invoice%' "
-        "OR name LIKE 'invoice%' ORDER BY period_days DESC LIMIT 1",
-    )
-    days = rule[0]["period_days"] if rule else 7 * 366
+    days = cms.retention.invoice_rule().period_days
     cutoff = (at - dt.timedelta(days=days)).isoformat()
     return {r["id"] for r in read(cms, "SELECT id FROM invoices WHERE issued_at > ?", (cutoff,))}
 

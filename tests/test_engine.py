@@ -80,3 +80,24 @@ def test_transfers_and_audit_come_from_the_sandbox(cms):
     findings = engine.transfer_findings(cms)
     assert all(hasattr(f, "lawful") for f in findings)
     assert engine.audit_verification(cms).ok
+
+
+def test_retention_checks_on_a_real_schedule(cms):
+    from grading.checks import PrincipleViolation, check_kept, check_nothing_overdue
+
+    due = engine.overdue(cms)
+    assert due, "the webshop scenario should have data past its period"
+    with pytest.raises(PrincipleViolation, match=r"^Storage limitation \(art. 5\(1\)\(e\)") as info:
+        check_nothing_overdue(due)
+    assert f"{due[0].table} row {due[0].row_id} (rule {due[0].rule})" in str(info.value)
+
+    required = {"invoices": engine.invoices_under_duty(cms)}
+    cms.retention.apply()
+    check_nothing_overdue(engine.overdue(cms))
+    check_kept({"invoices": engine.existing_ids(cms, "invoices")}, required)
+
+    victim = min(required["invoices"])
+    with cms.processing("invoicing") as p:
+        p.delete("invoices", [victim])
+    with pytest.raises(PrincipleViolation, match=rf"invoices row {victim} was deleted"):
+        check_kept({"invoices": engine.existing_ids(cms, "invoices")}, required)
