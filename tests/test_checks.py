@@ -169,3 +169,12 @@ def test_check_no_production_values_is_case_insensitive():
     with pytest.raises(PrincipleViolation, match=leak):
         checks.check_no_production_values([("customers row 1 email", "Canary.Kees@example.org")],
                                           prod)
+
+
+def test_check_transfers_reads_the_storage_modules_verdicts():
+    from sandbox_cms.storage import TransferCheck
+
+    bad = TransferCheck(location="mail-service", kind="processor", country="IN",
+                        mechanism="none", lawful=False, reason="no adequacy decision (art. 45)")
+    with pytest.raises(PrincipleViolation, match=r"mail-service in IN: no adequacy decision"):
+        checks.check_transfers([bad])
