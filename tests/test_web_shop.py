@@ -212,3 +212,15 @@ def test_ebooks_checkout_asks_each_consent_separately(tmp_path: Path):
     cid = rows(db, "SELECT id FROM customers WHERE email = ?", (BUYER["email"],))[0][0]
     assert rows(db, "SELECT purpose, text_version FROM consent_events WHERE customer_id = ?",
                 (cid,)) == [("antipiracy_sharing", "antipiracy-v1")]
+
+
+def test_a_refused_checkout_shows_the_form_again_with_the_values_but_no_ticks(client, rendered):
+    response = client.post("/shop", data={**BUYER, "email": "anna@gmail.com",
+                                          "consent": "newsletter",
+                                          "csrf_token": token(client, "/shop")})
+    assert response.status_code == 400
+    name, context = rendered[-1]
+    assert name == "checkout.html" and "reserved" in context["error"]
+    body = response.get_data(as_text=True)
+    assert 'value="Proefpersoon"' in body and 'value="anna@gmail.com"' in body
+    assert all("checked" not in box for box in re.findall(r'<input type="checkbox"[^>]*>', body))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from werkzeug.exceptions import BadRequest
 
+from sandbox_cms.errors import SandboxError
 from sandbox_cms.shop import CUSTOMER_FIELDS, MAX_QUANTITY, consent_questions, place_order, products
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms
@@ -16,25 +18,38 @@ LABELS = {
 MAX_LENGTH = {"house_number": 10, "postcode": 10}
 
 
+def _form(error: str | None = None, values: dict | None = None, status: int = 200):
+    sandbox = cms()
+    return render_template(
+        "checkout.html", products=products(sandbox), questions=consent_questions(sandbox),
+        fields=CUSTOMER_FIELDS, labels=LABELS, max_length=MAX_LENGTH, max_quantity=MAX_QUANTITY,
+        error=error, values=values or {}), status
+
+
 @bp.get("/shop")
 def checkout():
-    sandbox = cms()
-    return render_template("checkout.html", products=products(sandbox),
-                           questions=consent_questions(sandbox), fields=CUSTOMER_FIELDS,
-                           labels=LABELS, max_length=MAX_LENGTH, max_quantity=MAX_QUANTITY)
+    return _form()
 
 
 @bp.post("/shop")
 def place():
+    """Place the order; on bad input show the form again (400) with the message and the
+    values typed, except the consent boxes: those start unticked again."""
     form = request.form
-    customer = {name: inputs.text(form, name, label=LABELS[name],
-                                  max_length=MAX_LENGTH.get(name, inputs.MAX_TEXT))
-                for name in CUSTOMER_FIELDS}
-    sku = inputs.text(form, "product", max_length=40)
-    quantity = inputs.integer(form, "quantity", minimum=1, maximum=MAX_QUANTITY, default=1)
-    consents = form.getlist("consent")
-    if len(consents) > 20 or any(len(c) > 64 for c in consents):
-        abort(400, description="The consent boxes sent do not match the form.")
-    sandbox = cms()
-    receipt = place_order(sandbox, customer, sku, quantity, consents)
-    return render_template("receipt.html", receipt=receipt, questions=consent_questions(sandbox))
+    kept = {name: form.get(name, "")[:inputs.MAX_TEXT] for name in (*CUSTOMER_FIELDS, "product",
+                                                                   "quantity")}
+    try:
+        customer = {name: inputs.text(form, name, label=LABELS[name],
+                                      max_length=MAX_LENGTH.get(name, inputs.MAX_TEXT))
+                    for name in CUSTOMER_FIELDS}
+        sku = inputs.text(form, "product", max_length=40)
+        quantity = inputs.integer(form, "quantity", minimum=1, maximum=MAX_QUANTITY, default=1)
+        consents = form.getlist("consent")
+        if len(consents) > 20 or any(len(c) > 64 for c in consents):
+            abort(400, description="The consent boxes sent do not match the form.")
+        receipt = place_order(cms(), customer, sku, quantity, consents)
+    except BadRequest as exc:
+        return _form(exc.description, kept, 400)
+    except SandboxError as exc:
+        return _form(str(exc), kept, 400)
+    return render_template("receipt.html", receipt=receipt)
