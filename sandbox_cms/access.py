@@ -31,6 +31,7 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sandbox_cms import audit
@@ -221,6 +222,9 @@ class Gate:
         return authorize
 
 
+_execute = sqlite3.Connection.execute
+
+
 def _raise_refusal(conn: sqlite3.Connection, exc: sqlite3.DatabaseError, sql: str,
                    params: Any) -> None:
     gate = getattr(conn, "gate", None)
@@ -338,7 +342,7 @@ def _customer_ids(names: Sequence[str], rows: Sequence[Sequence[Any]],
         index = names.index("id")
     else:
         return None
-    ids = {row[index] for row in rows}
+    ids = set(map(itemgetter(index), rows))
     if not set(map(type, ids)) <= {int}:  # NULL (an unlinked row) or a value of another type
         ids = {i for i in ids if type(i) is int}
     return ids
@@ -401,11 +405,13 @@ class Processing:
         gate = self.sandbox.gate
         if gate.reads or gate.writes or gate.violations:
             self._collect_stray()
+        conn = self.sandbox.connection
         try:
-            cursor = self.sandbox.connection.execute(sql, params)
+            cursor = _execute(conn, sql, params)  # the C method: no wrapper on the hot path
             rows = cursor.fetchall()
-        except PurposeViolation:
+        except sqlite3.DatabaseError as exc:
             self._seen.pop(sql, None)
+            _raise_refusal(conn, exc, sql, params)
             raise
         statement = self._statement(sql, gate)
         names = [d[0] for d in cursor.description] if cursor.description else []
@@ -423,10 +429,12 @@ class Processing:
         self._check_open()
         gate = self.sandbox.gate
         self._collect_stray()
+        conn = self.sandbox.connection
         try:
-            cursor = self.sandbox.connection.execute(sql, params)
-        except PurposeViolation:
+            cursor = _execute(conn, sql, params)
+        except sqlite3.DatabaseError as exc:
             self._seen.pop(sql, None)
+            _raise_refusal(conn, exc, sql, params)
             raise
         changed = max(cursor.rowcount, 0)
         statement = self._statement(sql, gate)
