@@ -19,12 +19,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import shutil
 import signal
 import sqlite3
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from grading.checks import (
@@ -115,6 +118,7 @@ class Attempt:
     audit_to: int = 0
     audit_from_hash: str | None = None
     audit_written: dict[int, str] = field(default_factory=dict)
+    workdir: Path | None = None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read the sandbox as the grader: a plain read-only connection, not audited."""
@@ -191,24 +195,45 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 
 def open_variant(exercise: Exercise, variant_name: str) -> Attempt:
-    """A fresh sandbox for one variant, prepared and with the expectation computed."""
+    """A fresh sandbox for one variant, prepared and with the expectation computed.
+    Close it with :func:`close_attempt` (which also removes its temporary folder)."""
     from sandbox_cms.cms import fresh_sandbox
 
     variant = exercise.variant(variant_name)
-    cms = fresh_sandbox(
-        scenario=variant.scenario,
-        seed=variant.seed,
-        customers=variant.customers,
-        mode=exercise.mode,
-    )
-    if variant.now is not None:
-        _set_clock(cms, variant.now)
-    attempt = Attempt(exercise, variant_name, variant, cms)
-    if exercise.prepare is not None:
-        attempt.context = exercise.prepare(cms, variant) or {}
-    if exercise.expect is not None:
-        attempt.expected = exercise.expect(attempt)
+    workdir = Path(tempfile.mkdtemp(prefix=f"grading-{exercise.id}-"))
+    try:
+        cms = fresh_sandbox(
+            scenario=variant.scenario,
+            seed=variant.seed,
+            customers=variant.customers,
+            mode=exercise.mode,
+            path=workdir / "sandbox.db",
+        )
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    attempt = Attempt(exercise, variant_name, variant, cms, workdir=workdir)
+    try:
+        if variant.now is not None:
+            _set_clock(cms, variant.now)
+        if exercise.prepare is not None:
+            attempt.context = exercise.prepare(cms, variant) or {}
+        if exercise.expect is not None:
+            attempt.expected = exercise.expect(attempt)
+    except BaseException:
+        close_attempt(attempt)
+        raise
     return attempt
+
+
+def close_attempt(attempt: Attempt) -> None:
+    """Close the attempt's sandbox and remove its temporary folder."""
+    close = getattr(attempt.cms, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
+    if attempt.workdir is not None:
+        shutil.rmtree(attempt.workdir, ignore_errors=True)
 
 
 def run(exercise: Exercise | str, fn: Any, variant: str = "visible") -> Outcome:
@@ -220,7 +245,7 @@ def run(exercise: Exercise | str, fn: Any, variant: str = "visible") -> Outcome:
     try:
         violation = _grade(attempt, fn)
     finally:
-        _close(attempt.cms)
+        close_attempt(attempt)
     return Outcome(exercise.id, variant, violation is None, violation)
 
 
@@ -345,12 +370,6 @@ def _settle(cms: Any) -> None:
         conn = cms.connection
         if conn.in_transaction:
             conn.commit()
-
-
-def _close(cms: Any) -> None:
-    close = getattr(cms, "close", None)
-    if callable(close):
-        close()
 
 
 class LearnerTimeout(Exception):

@@ -67,6 +67,17 @@ def test_the_correct_solution_passes_both_variants():
     assert run(EX, send_newsletter, variant="hidden").passed
 
 
+def test_each_run_cleans_up_its_sandbox():
+    paths = []
+
+    def remember(cms):
+        paths.append(cms.path)
+        return send_newsletter(cms)
+
+    assert run(EX, remember).passed
+    assert paths and not paths[0].exists() and not paths[0].parent.exists()
+
+
 @pytest.mark.parametrize(
     ("solution", "principle", "words"),
     [
@@ -107,13 +118,13 @@ def test_a_hard_coded_answer_passes_visible_and_fails_hidden():
 
 
 def _eligible_ids(exercise_id: str, variant: str) -> list[int]:
-    from grading.harness import _close, open_variant
+    from grading.harness import close_attempt, open_variant
 
     attempt = open_variant(get_exercise(exercise_id), variant)
     try:
         return sorted(attempt.expected["eligible"])
     finally:
-        _close(attempt.cms)
+        close_attempt(attempt)
 
 
 @pytest.mark.parametrize(
