@@ -95,6 +95,26 @@ def test_at_least_two_wrong_answers_per_exercise_break_different_principles() ->
         assert len({(fn.__name__, phrase) for fn, _, phrase in cases}) == len(cases)
 
 
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (None, "should be a list"),
+        ([("order", 1)], "list of dicts"),
+        ([{"order_id": "311", "status": "refunded", "total_cents": 1, "amount_cents": 1,
+           "vat_cents": 1, "customer": "x"}], "integer id"),
+        ([], "misses"),
+    ],
+)
+def test_malformed_extract_gets_a_task_message(answer, phrase) -> None:
+    def returns_it(cms):
+        with cms.processing("bug_fixing") as p:
+            p.query("SELECT id, total_cents FROM orders WHERE total_cents < 0")
+        return answer
+
+    outcome = run("01-minimal-extract", returns_it, "visible")
+    assert outcome.principle == "task" and phrase in outcome.message, outcome.message
+
+
 # --- hard-coded answers fail the hidden test ------------------------------------------
 
 

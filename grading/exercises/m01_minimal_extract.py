@@ -98,6 +98,12 @@ def _rows(attempt: Attempt) -> list[dict[str, Any]]:
     result = attempt.result
     if not all(isinstance(row, dict) for row in result):
         raise PrincipleViolation("task", "return a list of dicts, one per order")
+    bad = [row.get("order_id") for row in result
+           if "order_id" in row and (isinstance(row["order_id"], bool)
+                                     or not isinstance(row["order_id"], int))]
+    if bad:
+        raise PrincipleViolation(
+            "task", f"order_id must be the order's integer id, not {bad[0]!r}")
     return result
 
 
