@@ -180,3 +180,14 @@ def test_a_rewritten_last_entry_is_caught_by_the_recorded_head(cms, db_path):
     result = cms.audit.verify()
     assert (result.ok, result.first_broken) == (False, 3)
     assert "entry 3 was rewritten" in result.message
+
+
+def test_two_sandboxes_on_one_file_extend_one_chain(db_path):
+    with open_sandbox(db_path) as notebook, open_sandbox(db_path) as server:
+        for i in range(3):
+            with notebook.processing("newsletter") as p:
+                p.query("SELECT email FROM customers WHERE id = ?", (i + 1,))
+            server.audit.append(actor="web", purpose="customer_service", action="read",
+                                columns=["customers.city"], row_ids=[i + 1])
+        assert [e.actor for e in server.audit.entries()] == ["learner", "web"] * 3
+        assert notebook.audit.verify().ok

@@ -82,3 +82,14 @@ def test_cli_show_set_advance_and_backwards(db_path):
     assert "cannot move backwards" in result.output and "Traceback" not in result.output
     with open_sandbox(db_path) as cms:
         assert cms.clock.now() == dt.datetime(2031, 1, 2, 12)
+
+
+def test_a_sandbox_without_a_clock_says_so(db_path):
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM meta WHERE key = 'clock_now'")
+    conn.commit()
+    conn.close()
+    with open_sandbox(db_path) as cms, pytest.raises(ClockError, match="no clock"):
+        cms.clock.now()
