@@ -8,13 +8,12 @@ table about the customer, exactly the columns the purpose may use (purpose limit
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from sandbox_cms import schema, scope
+from sandbox_cms import scope
 from sandbox_cms.errors import SandboxError
+from sandbox_cms.policy import schema_columns
 
 # Tables that hold rows about one customer, with the column that links them to the customer.
 RECORD_TABLES: dict[str, str] = {
@@ -50,18 +49,6 @@ class CustomerRecord:
     sections: list[Section]
 
 
-@cache
-def table_columns() -> dict[str, tuple[str, ...]]:
-    """Column names per table, from the schema (no sandbox needed)."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        schema.create_tables(conn)
-        return {table: tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
-                for table in schema.TABLES}
-    finally:
-        conn.close()
-
-
 def purpose_columns(purpose: Any, table: str) -> tuple[str, ...]:
     """The columns of ``table`` a purpose may use, in schema order ('table.*' means all)."""
     allowed = set()
@@ -69,7 +56,7 @@ def purpose_columns(purpose: Any, table: str) -> tuple[str, ...]:
         name, _, column = item.partition(".")
         if name == table:
             allowed.add(column)
-    every = table_columns().get(table, ())
+    every = schema_columns().get(table, ())
     return tuple(column for column in every if "*" in allowed or column in allowed)
 
 

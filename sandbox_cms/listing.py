@@ -54,7 +54,7 @@ def page_rows(processing: Any, table: str, columns: tuple[str, ...], *,
     else:
         has_next, has_prev = more, after is not None
     return Page(
-        purpose=getattr(processing, "purpose_name", ""),
+        purpose=processing.name or "",
         columns=columns,
         rows=rows,
         next_after=rows[-1]["id"] if rows and has_next else None,
