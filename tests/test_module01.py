@@ -115,6 +115,27 @@ def test_malformed_extract_gets_a_task_message(answer, phrase) -> None:
     assert outcome.principle == "task" and phrase in outcome.message, outcome.message
 
 
+def test_training_set_that_is_missing_or_not_sqlite_gets_a_task_message(tmp_path) -> None:
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database\n" * 10)
+
+    def nowhere(production, dest, scenario, customers):
+        return tmp_path / "never-written.db"
+
+    def a_text_file(production, dest, scenario, customers):
+        return text_file
+
+    for fn, phrase in ((nowhere, "there is no training database"),
+                       (a_text_file, "is not a SQLite database")):
+        outcome = run("01-training-set", fn, "visible")
+        assert outcome.principle == "task" and phrase in outcome.message, outcome.message
+
+
+def test_real_looking_with_text_ids_gets_a_task_message() -> None:
+    outcome = run("01-real-looking", lambda cms, dump: {str(r["id"]) for r in dump}, "visible")
+    assert outcome.principle == "task" and "integer" in outcome.message, outcome.message
+
+
 # --- hard-coded answers fail the hidden test ------------------------------------------
 
 
