@@ -38,7 +38,6 @@ from sandbox_cms.policy import (
 REQUIRED_TABLES = ("meta", "customers", "purposes", "audit_log")
 
 
-SandboxConnection = GuardedConnection  # the name other modules know
 class Sandbox:
     """An open sandbox CMS. Use :func:`open_sandbox` or :func:`fresh_sandbox` to get one."""
 
