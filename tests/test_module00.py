@@ -39,7 +39,8 @@ def test_source_notebook_is_a_clean_nbgrader_source() -> None:
         if c.cell_type == "code":
             assert c.outputs == [] and c.execution_count is None
     visible, hidden = graded_test_cells(nb)
-    assert sum(nbgrader_meta(c)["points"] for c in (visible, hidden)) == 2
+    total = sum(nbgrader_meta(c)["points"] for c in (visible, hidden))
+    assert total == get_exercise(EXERCISE).points == 2
     assert nbgrader_meta(visible)["locked"] and nbgrader_meta(hidden)["locked"]
     assert f'check("{EXERCISE}", send_newsletter)' in visible.source
     assert f'check("{EXERCISE}", send_newsletter, variant="hidden")' in hidden.source.split(

@@ -266,6 +266,14 @@ def test_source_notebook_is_a_clean_nbgrader_source() -> None:
     assert "45–60 minutes" in intro
 
 
+def test_exercise_points_match_the_notebook() -> None:
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    for exercise_id, (solution_id, _, _) in EXERCISES.items():
+        number = solution_id.split("-")[1]
+        in_notebook = graded[f"m01-{number}-visible"] + graded[f"m01-{number}-hidden"]
+        assert get_exercise(exercise_id).points == in_notebook, exercise_id
+
+
 def test_every_legal_claim_cell_cites_an_article() -> None:
     nb = load(source_notebook(ASSIGNMENT))
     for c in nb.cells:

@@ -192,6 +192,7 @@ EXERCISE = register(Exercise(
         "(in any field), or an IBAN of a real bank."
     ),
     checks=(good_recall, good_precision),
+    points=3,
     returns=(set, list, tuple, frozenset),
     visible=Variant(scenario="webshop", seed=20140301, customers=DUMP_SIZE),
     hidden=Variant(scenario="ebooks", seed=19870611, customers=DUMP_SIZE),

@@ -185,6 +185,7 @@ EXERCISE = register(Exercise(
         "shop, and not one value from production; it returns dest."
     ),
     checks=(same_schema, realistic_shape, nothing_from_production, recognisably_fictitious),
+    points=3,
     returns=(str, Path),
     visible=Variant(scenario="webshop", seed=20140301, customers=300),
     hidden=Variant(scenario="ebooks", seed=77021, customers=300),
