@@ -192,3 +192,58 @@ def _solution_lines(nb) -> dict[str, list[str]]:
             elif inside and len(line.strip()) >= 16:  # distinctive lines, not ")"
                 found.setdefault(grade_id, []).append(line.strip())
     return found
+
+
+WRONG_SCAN = '''def find_real_looking(cms, dump):
+    # Wrong on purpose: only well-known free-mail domains; misses BSNs and real banks.
+    free = ("gmail.com", "hotmail.com", "outlook.com", "yahoo.com", "live.nl")
+    return {r["id"] for r in dump if r["email"].split("@")[-1] in free}
+'''
+
+
+def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
+    """Module 01 end to end: the correct submission earns every automatic point (the
+    written answer waits for the formgrader), the empty one none, and one wrong exercise
+    loses exactly that exercise's points."""
+    from grading.nbgrader_config import COURSE_DIR
+
+    assignment = "01-training-data"
+    if not (COURSE_DIR / assignment).is_dir():
+        pytest.skip("module 01 not in course/ yet")
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    room = Classroom(tmp_path / "room", COURSE_DIR)
+    assert [r.ok for r in room.release(assignment)] == [True]
+    notebook = f"{assignment}.ipynb"
+    source = nbformat.read(COURSE_DIR / assignment / notebook, as_version=4)
+    solutions = {gid: c.source for gid, c in _cells(source).items()
+                 if c.metadata.get("nbgrader", {}).get("solution")}  # code and written
+    scan_cell = next(gid for gid, src in solutions.items() if "def find_real_looking" in src)
+    tests = [c for c in source.cells if c.cell_type == "code"
+             and c.metadata.get("nbgrader", {}).get("grade")
+             and not c.metadata["nbgrader"].get("solution")]
+    automatic = sum(c.metadata["nbgrader"]["points"] for c in tests)
+    scan_points = sum(c.metadata["nbgrader"]["points"] for c in tests
+                      if "find_real_looking" in c.source)
+
+    for student, answers in {
+        "correct": solutions,
+        "empty": {},
+        "wrong": {**solutions, scan_cell: WRONG_SCAN},
+    }.items():
+        nb = nbformat.read(room.root / "release" / assignment / notebook, as_version=4)
+        for gid, cell in _cells(nb).items():
+            if gid in answers:
+                cell.source = answers[gid]
+        dest = room.root / "submitted" / student / assignment
+        dest.mkdir(parents=True)
+        nbformat.write(nb, dest / notebook)
+
+    results = room.grade(assignment)
+    assert all(r.ok for r in results), [r.line() for r in results]
+    scores = {s.student: s for s in room.scores()}
+    assert scores["correct"].score == automatic and scores["correct"].needs_manual_grade
+    assert scores["empty"].score == 0
+    assert scores["wrong"].score == automatic - scan_points
+    rows = {r["student_id"]: r for r in read_grades_csv(room.export())}
+    assert float(rows["correct"]["score"]) == automatic
+    assert float(rows["wrong"]["score"]) == automatic - scan_points
