@@ -3,7 +3,8 @@
 The server is the real ``sandbox-cms serve`` (waitress) on 127.0.0.1 and a free port. The
 browser is /usr/bin/chromium, installed by ``scripts/ensure-chromium.sh`` (``make test`` runs
 it); no browser is downloaded here. Without Chromium these tests fail in CI (``CI=true``)
-and are skipped elsewhere. They save the screenshots shown in the README to docs/screenshots/.
+and are skipped elsewhere. With UPDATE_SCREENSHOTS=1 they refresh the README's screenshots
+in docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,7 +32,13 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# The README's screenshots are refreshed with UPDATE_SCREENSHOTS=1; otherwise the tests
+# still take them, into a temporary folder, so a test run leaves the work tree clean.
+SCREENSHOTS = (
+    Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "sandbox-cms-screenshots"
+)
 
 
 def _require_chromium() -> None:
