@@ -111,3 +111,15 @@ def autograde_solution_and_untouched(assignment: str, root: Path) -> dict[str, d
     failed = [r.line() for r in room.grade(assignment) if not r.ok]
     assert not failed, failed
     return {s: room.cell_scores(assignment, s) for s in ("solution", "untouched")}
+
+
+def autograded(root: Path, student: str, assignment: str) -> nbformat.NotebookNode:
+    """The notebook nbgrader executed for one submission (outputs included)."""
+    return load(root / "autograded" / student / assignment / f"{assignment}.ipynb")
+
+
+def errors_outside_tests(nb: nbformat.NotebookNode) -> list[str]:
+    """Errors in cells that are not graded test cells (the tour, demos, solutions)."""
+    tests = {id(c) for c in graded_test_cells(nb)}
+    return [f"{nbgrader_meta(c).get('grade_id')}: {error_of(c)}" for c in nb.cells
+            if c.cell_type == "code" and id(c) not in tests and error_of(c)]

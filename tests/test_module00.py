@@ -8,8 +8,10 @@ import pytest
 from notebook_tools import (
     HIDDEN_BEGIN,
     autograde_solution_and_untouched,
+    autograded,
     cell,
     error_of,
+    errors_outside_tests,
     execute,
     graded_test_cells,
     load,
@@ -109,6 +111,9 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     for gid, worth in graded.items():
         assert scores["solution"][gid] == worth
         assert scores["untouched"][gid] == 0
+    for name in ("solution", "untouched"):
+        nb = autograded(tmp_path / "classroom", name, ASSIGNMENT)
+        assert errors_outside_tests(nb) == [], name  # the tour runs for every learner
     student = load(tmp_path / "classroom" / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     stub = cell(student, "m00-warmup-solution").source
     assert "send_mailing" not in stub and "NotImplementedError" in stub

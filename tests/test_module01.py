@@ -20,8 +20,10 @@ from notebook_tools import (
     HIDDEN_BEGIN,
     HIDDEN_END,
     autograde_solution_and_untouched,
+    autograded,
     cell,
     error_of,
+    errors_outside_tests,
     execute,
     graded_test_cells,
     load,
@@ -319,10 +321,14 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
     scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
     graded = points(load(source_notebook(ASSIGNMENT)))
-    autograded = {gid for gid in graded if gid != "m01-ex4-answer"}
-    assert len(autograded) == 6  # three exercises, visible + hidden
-    for gid in autograded:
+    automatic = {gid for gid in graded if gid != "m01-ex4-answer"}
+    assert len(automatic) == 6  # three exercises, visible + hidden
+    for gid in automatic:
         assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
         assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
     # the written answer waits for the instructor in the formgrader
     assert scores["solution"]["m01-ex4-answer"] == 0
+    # the demos and the stubs' definitions run for every learner; only the tests fail
+    for student in ("solution", "untouched"):
+        nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
+        assert errors_outside_tests(nb) == [], student
