@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import sqlite3
 from collections.abc import Callable
 
@@ -89,9 +90,18 @@ class Clock:
         for name, amount in (("days", days), ("hours", hours), ("minutes", minutes)):
             if not isinstance(amount, int | float) or isinstance(amount, bool):
                 raise ClockError(f"{name} must be a number, not {amount!r}")
+            if not math.isfinite(amount):
+                raise ClockError(f"{name} must be a finite number, not {amount!r}")
             if amount < 0:
                 raise ClockError(f"the clock cannot move backwards ({name}={amount})")
-        return self.set(self.now() + dt.timedelta(days=days, hours=hours, minutes=minutes))
+        now = self.now()
+        try:
+            return self.set(now + dt.timedelta(days=days, hours=hours, minutes=minutes))
+        except OverflowError:
+            raise ClockError(
+                f"cannot move the clock that far: {now.isoformat(' ')} plus days={days},"
+                f" hours={hours}, minutes={minutes} lies beyond the year 9999"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<Clock {self.now().isoformat(' ')}>"

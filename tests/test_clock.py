@@ -93,3 +93,21 @@ def test_a_sandbox_without_a_clock_says_so(db_path):
     conn.close()
     with open_sandbox(db_path) as cms, pytest.raises(ClockError, match="no clock"):
         cms.clock.now()
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), 1e308])
+def test_advancing_by_a_non_finite_or_huge_amount_is_refused(cms, amount):
+    before = cms.clock.now()
+    with pytest.raises(ClockError, match="finite|beyond the year 9999"):
+        cms.clock.advance(days=amount)
+    assert cms.clock.now() == before
+
+
+def test_cli_advance_beyond_year_9999_is_one_line(db_path):
+    runner = CliRunner()
+    for days in ("1e308", "nan"):
+        result = runner.invoke(main, ["clock", "advance", "--db", str(db_path), "--days", days])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("Error: ") and result.exception.__class__ is SystemExit
+    with open_sandbox(db_path) as cms:
+        assert cms.clock.now() == dt.datetime(2025, 3, 1, 9, 0)
