@@ -4,6 +4,9 @@ fails the hidden one, and the student version nbgrader generates fails its test.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 from notebook_tools import (
     HIDDEN_BEGIN,
@@ -67,6 +70,23 @@ def test_orientation_states_the_promise_with_its_articles() -> None:
 def test_warm_up_solution_passes(variant: str) -> None:
     outcome = run(EXERCISE, send_newsletter(), variant)
     assert outcome.passed, outcome.message
+
+
+def _wrong_answers():
+    path = Path(__file__).parent / "fixtures" / "wrong_answers" / "m00_newsletter.py"
+    spec = importlib.util.spec_from_file_location("wrong_m00_newsletter", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG_ANSWERS
+
+
+@pytest.mark.parametrize(("fn", "principle", "phrase"), _wrong_answers(),
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_wrong_warm_up_fails_naming_the_principle(fn, principle, phrase) -> None:
+    outcome = run(EXERCISE, fn, "visible")
+    assert not outcome.passed
+    assert outcome.principle == principle, outcome.message
+    assert phrase in outcome.message, outcome.message
 
 
 def test_hard_coded_warm_up_fails_hidden() -> None:
