@@ -210,6 +210,9 @@ def entries(
         where.append("action = ?")
         params.append(action)
     if customer_id is not None:
+        if isinstance(customer_id, int) and not -(2**63) <= customer_id < 2**63:
+            # no row id can be that large (and SQLite could not bind it)
+            return []
         where.append("EXISTS (SELECT 1 FROM json_each(audit_log.row_ids) WHERE value = ?)")
         params.append(customer_id)
     sql = f"SELECT {', '.join(COLUMNS)} FROM audit_log"

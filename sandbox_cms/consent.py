@@ -189,8 +189,7 @@ class ConsentLedger:
                 f"{moment} lies after the sandbox clock ({self._now()}): an event cannot be "
                 "recorded before it happens")
         with self._cms.processing(PURPOSE, actor="consent") as p:
-            if not p.query("SELECT id FROM customers WHERE id = ?", (customer_id,)):
-                raise UnknownCustomer(f"no customer with id {customer_id}")
+            self._require_customer(p, customer_id)
             versions = self._versions(p, purpose)
             if text_version not in versions:
                 known = ", ".join(sorted(versions)) or "none"
@@ -270,7 +269,8 @@ class ConsentLedger:
 
     @staticmethod
     def _require_customer(p: Any, customer_id: int) -> None:
-        if not p.query("SELECT id FROM customers WHERE id = ?", (customer_id,)):
+        too_large = isinstance(customer_id, int) and not -(2**63) <= customer_id < 2**63
+        if too_large or not p.query("SELECT id FROM customers WHERE id = ?", (customer_id,)):
             raise UnknownCustomer(f"no customer with id {customer_id}")
 
     @staticmethod

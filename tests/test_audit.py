@@ -191,3 +191,11 @@ def test_two_sandboxes_on_one_file_extend_one_chain(db_path):
                                 columns=["customers.city"], row_ids=[i + 1])
         assert [e.actor for e in server.audit.entries()] == ["learner", "web"] * 3
         assert notebook.audit.verify().ok
+
+
+def test_a_customer_id_beyond_sqlite_integers_matches_nothing(cms, db_path):
+    _fill(cms, 2)
+    assert cms.audit.entries(customer_id=10**30) == []
+    result = CliRunner().invoke(main, ["audit", "show", "--db", str(db_path),
+                                       "--customer", str(10**30)])
+    assert result.exit_code == 0 and "no matching entries" in result.output

@@ -228,3 +228,19 @@ def test_cli_consent_may_and_events(cms: Sandbox) -> None:
                                   str(cid), "--purpose", "nope"])
     assert result.exit_code == 1 and "unknown purpose" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_customer_id_beyond_sqlite_integers_is_an_unknown_customer(cms: Sandbox) -> None:
+    with pytest.raises(UnknownCustomer, match="no customer with id"):
+        cms.consent.may(10**30, "newsletter")
+    with pytest.raises(UnknownCustomer):
+        cms.consent.events(-(10**30))
+    before = _event_count(cms)
+    with pytest.raises(UnknownCustomer):
+        cms.consent.record(10**30, "newsletter", "granted", NEWSLETTER_TEXT,
+                           "separate_checkbox", "checkout")
+    assert _event_count(cms) == before
+    cms.close()
+    result = CliRunner().invoke(main, ["consent", "events", "--db", str(cms.path),
+                                       "--customer", str(10**30)])
+    assert result.exit_code == 1 and result.output.startswith("Error: no customer with id")
