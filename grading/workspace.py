@@ -164,6 +164,8 @@ def jupyter_command(workspace: Path, open_browser: bool = True,
         cmd.append(f"--ServerApp.port={port}")
     if not open_browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers often run as root; Jupyter refuses otherwise
     return cmd
 
 
