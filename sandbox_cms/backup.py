@@ -75,7 +75,10 @@ def backup_database(
     stamp = created_at.replace("-", "").replace(":", "")
     name = f"{source.stem}-{stamp}" + (f"-{location}" if location else "")
     target = _free_name(dest, name, ".db")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=dest)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=dest)
+    except OSError as exc:
+        raise BackupError(f"{dest}: cannot write a backup there ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -85,6 +88,8 @@ def backup_database(
             src.backup(dst)
             meta = _meta(dst)
             _check_integrity(dst, target)
+        except sqlite3.Error as exc:
+            raise BackupError(f"{source}: could not copy it into {dest} ({exc})") from None
         finally:
             dst.close()
             src.close()

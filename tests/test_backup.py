@@ -176,3 +176,12 @@ def test_cli_restore_from_a_corrupt_backup_is_a_one_line_error(db_path: Path,
     result = runner.invoke(main, ["restore", "--db", str(db_path), "--from",
                                   str(tmp_path / "none.db")])
     assert result.exit_code == 1 and "no such backup file" in result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_cli_backup_into_a_folder_that_takes_no_files_is_one_line(db_path: Path) -> None:
+    before = sha256_of(db_path)
+    result = CliRunner().invoke(main, ["backup", "--db", str(db_path), "--to", "/proc"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: /proc: cannot write a backup there")
+    assert isinstance(result.exception, SystemExit) and sha256_of(db_path) == before
