@@ -213,7 +213,10 @@ def entries(
         if isinstance(customer_id, int) and not -(2**63) <= customer_id < 2**63:
             # no row id can be that large (and SQLite could not bind it)
             return []
-        where.append("EXISTS (SELECT 1 FROM json_each(audit_log.row_ids) WHERE value = ?)")
+        where.append(  # an entry whose row_ids were tampered into non-JSON matches no one
+            "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(audit_log.row_ids)"
+            " THEN audit_log.row_ids ELSE '[]' END) WHERE value = ?)"
+        )
         params.append(customer_id)
     sql = f"SELECT {', '.join(COLUMNS)} FROM audit_log"
     if where:
@@ -228,11 +231,34 @@ def entries(
 
 
 def _entry(row: Sequence[Any]) -> Entry:
+    columns, row_ids, detail = (_parsed(value) for value in row[6:9])
+    if isinstance(detail, dict | None) and isinstance(columns, list) \
+            and isinstance(row_ids, list):
+        return Entry(
+            seq=row[0], at=row[1], actor=row[2], purpose=row[3], action=row[4], table=row[5],
+            columns=tuple(columns), row_ids=tuple(row_ids), detail=detail,
+            prev_hash=row[9], hash=row[10],
+        )
+    # Changed behind the CMS's back into something that is not the JSON it writes: show the
+    # stored text as it is (``verify`` names the entry as broken).
     return Entry(
         seq=row[0], at=row[1], actor=row[2], purpose=row[3], action=row[4], table=row[5],
-        columns=tuple(json.loads(row[6])), row_ids=tuple(json.loads(row[7])),
-        detail=None if row[8] is None else json.loads(row[8]), prev_hash=row[9], hash=row[10],
+        columns=(), row_ids=(), detail={"unreadable": dict(zip(
+            ("columns", "row_ids", "detail"), map(str, row[6:9]), strict=True))},
+        prev_hash=row[9], hash=row[10],
     )
+
+
+_UNREADABLE = object()
+
+
+def _parsed(text: Any) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return _UNREADABLE
 
 
 class AuditLog:

@@ -199,3 +199,22 @@ def test_a_customer_id_beyond_sqlite_integers_matches_nothing(cms, db_path):
     result = CliRunner().invoke(main, ["audit", "show", "--db", str(db_path),
                                        "--customer", str(10**30)])
     assert result.exit_code == 0 and "no matching entries" in result.output
+
+
+def test_an_entry_tampered_into_non_json_is_shown_and_filtered_without_a_crash(cms, db_path):
+    _fill(cms, 3)
+    cms.close()
+    _behind_the_back(db_path, "UPDATE audit_log SET row_ids = 'not json', detail = '{bad'"
+                              " WHERE seq = 2")
+    with open_sandbox(db_path) as again:
+        shown = again.audit.entries()
+        assert [e.seq for e in shown] == [1, 2, 3]
+        assert shown[1].row_ids == () and shown[1].detail["unreadable"]["row_ids"] == "not json"
+        assert [e.seq for e in again.audit.entries(customer_id=103)] == [3]
+        assert again.audit.verify().first_broken == 2
+    runner = CliRunner()
+    for args in (["--customer", "3"], ["--json"], []):
+        result = runner.invoke(main, ["audit", "show", "--db", str(db_path), *args])
+        assert result.exit_code == 0 and result.exception is None, result.output
+    broken = runner.invoke(main, ["audit", "verify", "--db", str(db_path)])
+    assert broken.exit_code == 1 and "entry 2 was changed" in broken.output
