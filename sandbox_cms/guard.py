@@ -23,6 +23,8 @@ CUSTOMER_FIELDS = (
     "country", "birth_date", "iban", "company", "created_at", "closed_at",
 )
 DATE_FIELDS = ("birth_date",)
+MAX_FIELD_CHARS = 1000  # no customer field of a webshop needs more
+MAX_EMAIL_CHARS = 254  # the longest address mail can deliver (RFC 5321)
 DATETIME_FIELDS = ("created_at", "closed_at")
 
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
@@ -202,6 +204,8 @@ def check_customer(record: dict[str, Any], reference: Reference | None = None) -
             reasons.append(f"field '{name}' must be text, not {_type_name(value)}")
         elif isinstance(value, str) and _CONTROL.search(value):
             reasons.append(f"field '{name}' holds a control character")
+        elif isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            reasons.append(f"field '{name}' is longer than {MAX_FIELD_CHARS:,} characters")
         scalar = isinstance(value, str | int) and not isinstance(value, bool)
         if scalar and not is_national_id_field(name) and possible_bsns(str(value)):
             reasons.append(f"field '{name}' holds a 9-digit number that passes the 11-proof "
@@ -217,7 +221,10 @@ def check_customer(record: dict[str, Any], reference: Reference | None = None) -
 
     if (email := text("email")) is not None:
         domain = email_domain(email)
-        if domain is None:
+        if len(email) > MAX_EMAIL_CHARS:
+            if len(email) <= MAX_FIELD_CHARS:
+                reasons.append(f"e-mail is longer than {MAX_EMAIL_CHARS} characters (RFC 5321)")
+        elif domain is None:
             reasons.append("e-mail is not a valid address")
         elif not is_reserved_domain(domain, ref):
             reasons.append(f"e-mail domain {domain} is not a reserved example domain")

@@ -118,6 +118,10 @@ def read_records(
                 yield record
     except OSError as exc:
         raise RecordFileError(f"{path.name}: cannot be read ({exc.strerror})") from None
+    except RecursionError:  # json gives up on lists or objects nested thousands deep
+        raise RecordFileError(
+            f"{path.name}: record {count + 1} is nested too deeply to be a customer record"
+        ) from None
     except UnicodeDecodeError as exc:
         raise RecordFileError(
             f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be read); "

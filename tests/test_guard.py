@@ -123,6 +123,9 @@ def test_ordinary_field_names(name):
          "field 'created_at' must be an ISO date or date-time, not 'yesterday'"),
         ({"shoe_size": "44"}, "field 'shoe_size' is not a customer field"),
         ({"city": "Veer\x00dam"}, "field 'city' holds a control character"),
+        ({"email": "x" * 250 + "@example.com"}, "e-mail is longer than 254 characters (RFC 5321)"),
+        ({"email": "x" * 2000 + "@example.com"}, "field 'email' is longer than 1,000 characters"),
+        ({"street": "Springlaan " * 100}, "field 'street' is longer than 1,000 characters"),
     ],
 )
 def test_each_refusal_reason(fields, reason):

@@ -87,3 +87,14 @@ def test_detect_format(tmp_path, name, content, fmt):
 def test_a_folder_is_not_a_record_file(tmp_path):
     with pytest.raises(RecordFileError, match="is a folder"):
         list(read_records(tmp_path))
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("deep.json", "[" * 100_000 + "]" * 100_000),
+    ("deep.jsonl", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
+])
+def test_json_nested_thousands_deep_is_a_clear_error(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RecordFileError, match=f"{name}: record 1 is nested too deeply"):
+        list(read_records(path))
