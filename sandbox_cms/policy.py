@@ -4,8 +4,9 @@ This module is the one place that reads and validates the policy files:
 
 - ``categories.toml``: which columns are personal data, grouped in categories;
 - ``purposes.toml``: the purposes, their legal ground and the columns each may use;
-- ``retention.toml`` and ``locations.toml`` (their format is documented in the files): only
-  checked for their shape here and copied into the sandbox by :func:`install_policy`.
+- ``retention.toml`` and ``locations.toml`` (their format is documented in the files): read
+  and validated by ``retention.load_rules`` and ``storage.load_locations``, then copied into
+  the sandbox by :func:`install_policy`, which fails on a bad rule or location.
 
 Errors name the file and the key. A column the files name but the schema lacks is an error;
 a schema column the files forget is treated as personal data (refused unless a purpose lists
@@ -304,13 +305,37 @@ def retention_rule_names() -> frozenset[str] | None:
     return None if rules is None else frozenset(r["name"] for r in rules)
 
 
-def install_policy(conn: sqlite3.Connection, register: Register | None = None) -> None:
+def install_policy(
+    conn: sqlite3.Connection,
+    register: Register | None = None,
+    *,
+    retention_file: Path | None = None,
+    locations_file: Path | None = None,
+) -> None:
     """Write the register, retention rules and storage locations into a sandbox database.
 
-    Replaces what is there and records the policy's :func:`fingerprint` in ``meta``. Runs
-    inside the caller's transaction (commits nothing).
+    The rules and locations are validated first by their own modules
+    (:func:`sandbox_cms.retention.load_rules`, :func:`sandbox_cms.storage.load_locations`),
+    and each location's categories must be categories of the register, so a bad policy file
+    fails here, at build time, with an error naming the file and the key, and nothing is
+    written. Replaces what is there and records the policy's :func:`fingerprint` in ``meta``.
+    Runs inside the caller's transaction (commits nothing).
     """
+    from sandbox_cms.retention import load_rules  # late: those modules build on this one
+    from sandbox_cms.storage import load_locations
+
     register = register or default_register()
+    retention_file = retention_file or POLICY_DIR / "retention.toml"
+    locations_file = locations_file or POLICY_DIR / "locations.toml"
+    rules = load_rules(retention_file)
+    locations = load_locations(locations_file)
+    for location in locations:
+        for category in location.categories:
+            if category not in register.categories:
+                raise PolicyError(
+                    f"{locations_file}: locations '{location.name}': key 'categories' names "
+                    f"{category!r}, which categories.toml does not define"
+                )
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                  (FINGERPRINT_KEY, fingerprint()))
     conn.execute("DELETE FROM purposes")
@@ -323,21 +348,17 @@ def install_policy(conn: sqlite3.Connection, register: Register | None = None) -
             for p in register.purposes.values()
         ],
     )
-    rules = _entries(POLICY_DIR / "retention.toml", "rules", RETENTION_KEYS)
-    if rules is not None:
-        conn.execute("DELETE FROM retention_rules")
-        conn.executemany(
-            f"INSERT INTO retention_rules ({', '.join(RETENTION_KEYS)}) VALUES (?, ?, ?, ?, ?, ?)",
-            [tuple(r[k] for k in RETENTION_KEYS) for r in rules],
-        )
-    locations = _entries(POLICY_DIR / "locations.toml", "locations", LOCATION_KEYS[:3])
-    if locations is not None:
-        conn.execute("DELETE FROM storage_locations")
-        conn.executemany(
-            f"INSERT INTO storage_locations ({', '.join(LOCATION_KEYS)}) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (loc["name"], loc["kind"], loc["country"], loc.get("region"),
-                 json.dumps(loc.get("categories", [])), loc.get("transfer_mechanism", "none"))
-                for loc in locations
-            ],
-        )
+    conn.execute("DELETE FROM retention_rules")
+    conn.executemany(
+        f"INSERT INTO retention_rules ({', '.join(RETENTION_KEYS)}) VALUES (?, ?, ?, ?, ?, ?)",
+        [tuple(getattr(r, k) for k in RETENTION_KEYS) for r in rules],
+    )
+    conn.execute("DELETE FROM storage_locations")
+    conn.executemany(
+        f"INSERT INTO storage_locations ({', '.join(LOCATION_KEYS)}) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (loc.name, loc.kind, loc.country, loc.region, json.dumps(list(loc.categories)),
+             loc.transfer_mechanism)
+            for loc in locations
+        ],
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms import schema
-from sandbox_cms.errors import PolicyError, UnknownPurpose
+from sandbox_cms.errors import LocationError, PolicyError, RetentionError, UnknownPurpose
 from sandbox_cms.policy import (
     POLICY_DIR,
     default_register,
@@ -166,3 +166,50 @@ def test_cli_register_lists_purposes_and_shows_one(db_path):
     bad = runner.invoke(main, ["register", "--purpose", "marketing"])
     assert bad.exit_code == 1 and "unknown purpose 'marketing'" in bad.output
     assert "Traceback" not in bad.output
+
+
+def _policy_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """A copy of the shipped policy folder in which one file has ``old`` replaced by ``new``."""
+    folder = tmp_path / "policy"
+    folder.mkdir()
+    for path in POLICY_DIR.glob("*.toml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    text = (folder / name).read_text(encoding="utf-8")
+    assert old in text
+    (folder / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(("name", "old", "new", "error", "message"), [
+    ("retention.toml", "period_days = 2557", "period_days = -1", RetentionError,
+     r"retention.toml: rules #1 \(invoices\): key 'period_days' must be a whole number"),
+    ("retention.toml", 'runs_from = "invoice_date"', 'runs_from = "last_login"', RetentionError,
+     r"retention.toml: rules #1 \(invoices\): key 'runs_from' is 'last_login'"),
+    ("locations.toml", 'country = "NL"', 'country = "Netherlands"', LocationError,
+     r"locations.toml: locations 'primary': key 'country' must be a two-letter code"),
+    ("locations.toml", 'categories = ["identity", "contact"]',
+     'categories = ["identity", "gossip"]', PolicyError,
+     r"locations.toml: locations 'mail-service': key 'categories' names 'gossip'"),
+])
+def test_install_policy_validates_rules_and_locations_and_writes_nothing(
+        tmp_path, name, old, new, error, message):
+    folder = _policy_copy(tmp_path, name, old, new)
+    conn = sqlite3.connect(":memory:")
+    schema.create_tables(conn)
+    with pytest.raises(error, match=message):
+        install_policy(conn, retention_file=folder / "retention.toml",
+                       locations_file=folder / "locations.toml")
+    for table in ("purposes", "retention_rules", "storage_locations", "meta"):
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def test_a_bad_retention_rule_fails_the_build_and_leaves_no_database(tmp_path, monkeypatch):
+    from sandbox_cms import policy
+    from sandbox_cms.build import build_sandbox
+
+    folder = _policy_copy(tmp_path, "retention.toml", 'action = "delete"', 'action = "shred"')
+    monkeypatch.setattr(policy, "POLICY_DIR", folder)
+    target = tmp_path / "shop.db"
+    with pytest.raises(RetentionError, match=r"retention.toml: rules #1 .*key 'action' is 'shred'"):
+        build_sandbox(target, customers=20)
+    assert not target.exists() and not list(tmp_path.glob(".shop.db.*"))
