@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 MODES = ("enforce", "record")
 FLUSH_EVERY = 256
+# Who runs learner code: the Python default and the CLI's ``query``. They may not use an
+# internal purpose of the register (``Purpose.internal``: DSRs, retention, consent records).
+LEARNER_ACTORS = frozenset({"learner", "cli"})
 PROTECTED_TABLES = frozenset(
     {"audit_log", "meta", "purposes", "retention_rules", "storage_locations", "provenance"}
 )
@@ -372,6 +375,8 @@ class Processing:
     def __enter__(self) -> Processing:
         if self._active:
             raise ProcessingError("this processing block is already open")
+        if self.purpose is not None and self.purpose.internal and self.actor in LEARNER_ACTORS:
+            self._internal_purpose_used()
         self.sandbox._enter(self)
         self._active = True
         self._now = self.sandbox.clock.now().isoformat()
@@ -384,6 +389,26 @@ class Processing:
         finally:
             self._active = False
             self.sandbox._exit(self)
+
+    def _internal_purpose_used(self) -> None:
+        """Learner code declared an internal purpose: refuse (enforce) or log it (record)."""
+        purpose, mode = self.purpose, self.sandbox.mode
+        assert purpose is not None
+        message = (
+            f"purpose {purpose.name!r} is internal to the CMS ({purpose.title.lower()}): only"
+            " its own mechanisms run it (cms.dsr, cms.retention, cms.consent), so code of"
+            f" {self.actor!r} may not borrow it to read what its real purpose may not (purpose"
+            " limitation, art. 5(1)(b)). Declare the purpose your code serves; see"
+            " `sandbox-cms register`"
+        )
+        self.sandbox.audit.append(
+            actor=self.actor, purpose=purpose.name,
+            action="refused" if mode == "enforce" else "violation", table=None, columns=[],
+            row_ids=[], detail={"kinds": ["internal_purpose"], "article": "5(1)(b)",
+                                "mode": mode},
+        )
+        if mode == "enforce":
+            raise PurposeViolation(message, purpose.name)
 
     def _check_open(self) -> None:
         if not self._active:

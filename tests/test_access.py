@@ -133,7 +133,7 @@ def test_outside_any_purpose_in_record_mode_the_read_is_a_violation(recording):
 
 def test_a_statement_cached_under_a_wide_purpose_is_checked_again_under_a_narrow_one(cms):
     sql = "SELECT id, birth_date FROM customers LIMIT 1"
-    with cms.processing("dsr_access") as p:
+    with cms.processing("dsr_access", actor="dsr") as p:
         p.query(sql)
         p.query(sql)  # cached by sqlite3, so the authorizer is silent: still logged
     with cms.processing("newsletter") as p, pytest.raises(PurposeViolation):
@@ -212,7 +212,7 @@ def test_entries_are_written_before_the_block_ends_when_many_wait(cms, monkeypat
         with sqlite3.connect(cms.path) as plain:
             return plain.execute("SELECT count(*) FROM audit_log").fetchone()[0]
 
-    with cms.processing("dsr_access") as p:
+    with cms.processing("dsr_access", actor="dsr") as p:
         for column in ("email", "phone", "city"):
             p.query(f"SELECT id, {column} FROM customers LIMIT 1")
         assert written() == 2  # the third waits ...
@@ -256,3 +256,47 @@ def test_cli_query_runs_inside_a_purpose_and_refuses_in_one_line(db_with_view):
     assert recorded.exit_code == 0
     with open_sandbox(db_with_view) as cms:
         assert [e.actor for e in cms.audit.entries(action="violation")] == ["cli"]
+
+
+INTERNAL = ("dsr_access", "dsr_erasure", "retention_enforcement", "consent_administration")
+
+
+@pytest.mark.parametrize("purpose", INTERNAL)
+def test_learner_code_may_not_borrow_an_internal_purpose(cms, purpose):
+    assert cms.register.purpose(purpose).internal
+    message = rf"'{purpose}' is internal to the CMS.*5\(1\)\(b\)"
+    with pytest.raises(PurposeViolation, match=message), cms.processing(purpose) as p:
+        p.query("SELECT id, email, iban FROM customers LIMIT 1")
+    (refused,) = cms.audit.entries(action="refused")
+    assert refused.actor == "learner" and refused.purpose == purpose
+    assert refused.detail["kinds"] == ["internal_purpose"]
+    assert not cms.audit.entries(action="read")  # nothing was read
+
+
+def test_in_record_mode_an_internal_purpose_runs_and_is_a_violation(recording):
+    with recording.processing("dsr_access") as p:
+        assert p.query("SELECT id, iban FROM customers WHERE id = 3")[0]["id"] == 3
+    (violation,) = recording.audit.entries(action="violation")
+    assert violation.actor == "learner" and violation.purpose == "dsr_access"
+    assert violation.detail["kinds"] == ["internal_purpose"]
+
+
+def test_the_cms_own_mechanisms_still_use_their_internal_purposes(cms):
+    with cms.processing("dsr_access", actor="dsr") as p:
+        email = p.query("SELECT email FROM customers WHERE id = 4")[0]["email"]
+    assert cms.dsr.export(email)["customer"]["id"] == 4
+    assert cms.consent.events(4) is not None
+    cms.retention.due()
+    assert not cms.audit.entries(action="refused")
+    assert {"dsr", "consent", "retention"} <= {e.actor for e in cms.audit.entries()}
+
+
+def test_cli_query_under_an_internal_purpose_is_refused_in_one_line(db_with_view):
+    from click.testing import CliRunner
+
+    from sandbox_cms.cli import main
+
+    result = CliRunner().invoke(main, ["query", "--db", str(db_with_view), "--purpose",
+                                       "dsr_access", "SELECT email, iban FROM customers"])
+    assert result.exit_code == 1 and "'dsr_access' is internal to the CMS" in result.output
+    assert isinstance(result.exception, SystemExit) and "{" not in result.output
