@@ -141,6 +141,16 @@ class DueItem:
     reason: str
 
 
+@dataclass(frozen=True)
+class RetentionSummary:
+    """What is due at a moment, in short: items per rule and the first items by due date."""
+
+    at: str
+    counts: dict[str, int]  # rule name -> items due (every rule of the schedule, 0 included)
+    total: int
+    first: list[DueItem]  # the first items of ``due(at)``, oldest due date first
+
+
 @dataclass
 class RetentionReport:
     """What ``apply`` did: the items carried out and the erasure report for anonymised accounts."""
@@ -216,6 +226,38 @@ def load_rules(path: str | Path = RULES_FILE) -> list[RetentionRule]:
     return rules
 
 
+def _summary_sql(rules: list[RetentionRule], moment: str,
+                 limit: int) -> tuple[str, dict[str, Any]]:
+    """One statement giving, per rule, how many items are due (rows with ``position`` NULL and
+    ``rule_count``) and the first ``limit`` items (``position`` 1, 2, ...), with the
+    de-duplication and order of ``_due``: a row due under several rules counts once, under
+    the rule that made it due first (on the same day, the earlier rule)."""
+    parts, params = [], {"at": moment, "limit": limit}
+    for number, rule in enumerate(rules):
+        source = _DUE_SQL[(rule.category, rule.runs_from)].replace(":cutoff", f":cutoff_{number}")
+        parts.append(
+            f"SELECT {number} AS rule_no, '{CATEGORIES[rule.category].table}' AS tbl, row_id, "
+            f"customer_id, since, strftime('%Y-%m-%dT%H:%M:%S', since, :period_{number}) AS due "
+            f"FROM ({source})")
+        params[f"cutoff_{number}"] = add_days(moment, -rule.period_days)
+        params[f"period_{number}"] = f"+{rule.period_days} days"
+    # With one min() in a grouped query, SQLite takes the bare columns from the minimal row.
+    sql = f"""
+        WITH kept AS MATERIALIZED (
+            SELECT rule_no, tbl, row_id, customer_id, since, due,
+                   MIN(due || printf('%06d', rule_no)) AS first_due
+            FROM ({" UNION ALL ".join(parts)})
+            GROUP BY tbl, row_id, customer_id)
+        SELECT rule_no, NULL AS tbl, NULL AS row_id, NULL AS customer_id, NULL AS since,
+               NULL AS due, count(*) AS rule_count, NULL AS position
+        FROM kept GROUP BY rule_no
+        UNION ALL
+        SELECT rule_no, tbl, row_id, customer_id, since, due, NULL,
+               ROW_NUMBER() OVER (ORDER BY due, tbl, row_id, customer_id)
+        FROM (SELECT * FROM kept ORDER BY due, tbl, row_id, customer_id LIMIT :limit)"""
+    return sql, params
+
+
 class RetentionSchedule:
     """``cms.retention``: the schedule of a sandbox, what is due, and carrying it out."""
 
@@ -243,6 +285,29 @@ class RetentionSchedule:
         moment = to_iso(at) if at is not None else to_iso(self._cms.clock.now())
         with self._cms.processing(PURPOSE, actor="retention") as p:
             return self._due(ProcessingDb(p), moment)
+
+    def summary(self, at: Moment | None = None, limit: int = 10) -> RetentionSummary:
+        """The counts per rule and the first ``limit`` items of ``due(at)``, computed by SQL
+        aggregates in one statement, without building an item per due row."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise RetentionError(f"limit must be a whole number >= 0, not {limit!r}")
+        moment = to_iso(at) if at is not None else to_iso(self._cms.clock.now())
+        rules = self.rules()
+        counts = {rule.name: 0 for rule in rules}
+        if not rules:
+            return RetentionSummary(moment, counts, 0, [])
+        with self._cms.processing(PURPOSE, actor="retention") as p:
+            rows = ProcessingDb(p).rows(*_summary_sql(rules, moment, limit))
+        first = []
+        for row in sorted(rows, key=lambda r: r["position"] or 0):
+            rule = rules[row["rule_no"]]
+            if row["position"] is None:
+                counts[rule.name] = row["rule_count"]
+            else:
+                first.append(DueItem(rule.name, row["tbl"], row["row_id"], row["customer_id"],
+                                     rule.runs_from, row["since"], row["due"], rule.action,
+                                     rule.legal_reason))
+        return RetentionSummary(moment, counts, sum(counts.values()), first)
 
     def apply(self, at: Moment | None = None) -> RetentionReport:
         """Carry out what is due now; ``at`` may only name the clock's current time."""

@@ -278,3 +278,53 @@ def test_cli_bad_dates_are_one_line_errors(db_path: Path, args: list[str], messa
 def test_cli_missing_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["retention", "due", "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 1 and "no such sandbox" in result.output
+
+
+# -- the summary (counts by SQL aggregates) -------------------------------------------------
+
+
+def _by_rule(items: list) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.rule] = counts.get(item.rule, 0) + 1
+    return counts
+
+
+def _same_as_due(cms: Sandbox, at: str | None = None, limit: int = 7) -> None:
+    items = cms.retention.due(at=at)
+    summary = cms.retention.summary(at=at, limit=limit)
+    assert {rule: n for rule, n in summary.counts.items() if n} == _by_rule(items)
+    assert set(summary.counts) == {rule.name for rule in cms.retention.rules()}
+    assert summary.total == len(items)
+    ordered = sorted(items, key=lambda i: (i.due, i.table, i.row_id, i.customer_id or 0))
+    assert summary.first == ordered[:limit]
+
+
+def test_summary_gives_the_counts_and_first_items_of_due(cms: Sandbox) -> None:
+    assert cms.retention.summary().total > 0  # a fresh sandbox has accounts past their year
+    _same_as_due(cms)
+    _same_as_due(cms, at="2031-06-01", limit=0)
+    cms.clock.advance(days=3 * 365)
+    _same_as_due(cms)
+    cms.retention.apply()
+    assert cms.retention.summary().total == 0
+    cms.clock.advance(days=6 * 365)  # invoices and consent proofs run out now
+    _same_as_due(cms, limit=500)
+
+
+def test_summary_counts_a_row_due_under_two_rules_once(cms: Sandbox) -> None:
+    # An account closed long ago is due both as closed and as inactive: once, as in due().
+    inactive = next(i for i in cms.retention.due() if i.rule == "customer_accounts")
+    cid = inactive.row_id
+    with _raw(cms) as raw:
+        raw.execute("UPDATE customers SET closed_at = ? WHERE id = ?",
+                    (_day(inactive.since, -400), cid))
+    mine = [i for i in cms.retention.due() if (i.table, i.row_id) == ("customers", cid)]
+    assert [i.rule for i in mine] == ["closed_accounts"]
+    _same_as_due(cms, limit=3)
+
+
+@pytest.mark.parametrize("limit", [-1, 2.5, True, "10"])
+def test_summary_refuses_a_bad_limit(cms: Sandbox, limit: object) -> None:
+    with pytest.raises(RetentionError, match="limit"):
+        cms.retention.summary(limit=limit)  # type: ignore[arg-type]
