@@ -141,9 +141,12 @@ def restore_database(
                 f"({target.name}{suffix} exists); close every program that uses it (the web "
                 "app, notebooks), then restore"
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".restoring",
-                                    dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".restoring",
+                                        dir=target.parent)
+    except OSError as exc:
+        raise BackupError(f"{target.parent}: cannot restore into it ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -156,6 +159,10 @@ def restore_database(
         if before_replace is not None:
             before_replace()
         os.replace(tmp, target)
+    except OSError as exc:  # e.g. a full disk: the rename never happened
+        raise BackupError(
+            f"{target}: restoring failed ({exc.strerror}); the current database was not touched"
+        ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -46,17 +46,28 @@ class Sandbox:
             raise ProcessingError(f"unknown mode {mode!r}: use 'enforce' or 'record'")
         self.path = Path(path)
         self.mode = mode
-        self.connection = _connect(self.path, durable)
-        self._stack: list[Processing] = []
-        try:
-            self.register = _register_of(self.connection)
-            self.gate = Gate(self.connection, self.register, mode, self._refused)
-        except BaseException:
-            self.connection.close()
-            raise
-        self.connection.gate = self.gate  # type: ignore[attr-defined]
-        self.clock = Clock(self.connection, self._clock_scope, self._clock_moved)
+        self.durable = durable
         self.audit = audit.AuditLog(self)
+        self._open()
+
+    def _open(self) -> None:
+        connection = _connect(self.path, self.durable)
+        try:
+            register = _register_of(connection)
+            gate = Gate(connection, register, self.mode, self._refused)
+        except BaseException:
+            connection.close()
+            raise
+        connection.gate = gate  # type: ignore[attr-defined]
+        self.connection, self.register, self.gate = connection, register, gate
+        self._stack: list[Processing] = []
+        self.clock = Clock(connection, self._clock_scope, self._clock_moved)
+
+    def reopen(self) -> None:
+        """Close the database and connect to the file at ``path`` again (e.g. after a restore
+        replaced it); the same object, with its mode, then works on the new file."""
+        self.close()
+        self._open()
 
     # -- purposes -------------------------------------------------------------------------
 

@@ -251,12 +251,20 @@ class Storage:
         return restore_into(self._cms, backup_file)
 
 
-def restore_into(sandbox: Any, backup_file: str | Path) -> BackupManifest:
+def restore_into(sandbox: Sandbox, backup_file: str | Path) -> BackupManifest:
     """Restore ``backup_file`` over an open sandbox, reconnect it, and log the restore."""
-    path, mode = sandbox.path, sandbox.mode
-    durable = sandbox.connection.execute("PRAGMA synchronous").fetchone()[0] > 0
-    manifest = restore_database(backup_file, path, before_replace=sandbox.close)
-    sandbox.__init__(path, mode, durable)  # reconnect: the old connection's file was replaced
+    closed = False
+
+    def close() -> None:
+        nonlocal closed
+        sandbox.close()
+        closed = True
+
+    try:
+        manifest = restore_database(backup_file, sandbox.path, before_replace=close)
+    finally:
+        if closed:  # reconnect to the restored file (or, had the rename failed, the old one)
+            sandbox.reopen()
     sandbox.audit.append(
         actor="storage", purpose=None, action="restore", table=None, columns=[], row_ids=[],
         detail={"file": manifest.file, "sha256": manifest.sha256},

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sandbox_cms.backup import manifest_path, restore_database, sha256_of, verify_backup
 from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.errors import BackupError, LocationError
+from sandbox_cms.errors import BackupError, LocationError, UnknownCustomer
 
 
 @pytest.fixture
@@ -185,3 +185,38 @@ def test_cli_backup_into_a_folder_that_takes_no_files_is_one_line(db_path: Path)
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: /proc: cannot write a backup there")
     assert isinstance(result.exception, SystemExit) and sha256_of(db_path) == before
+
+
+def test_a_failed_rename_keeps_the_database_and_the_sandbox_usable(cms: Sandbox, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    import sandbox_cms.backup as backup_module
+
+    manifest = cms.storage.backup(tmp_path / "b")
+    email = _email(cms.path, 6)
+    cms.dsr.erase(email)
+    before = sha256_of(cms.path)
+
+    def full_disk(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(backup_module.os, "replace", full_disk)
+    with pytest.raises(BackupError, match="No space left on device.*not touched"):
+        cms.storage.restore(tmp_path / "b" / manifest.file)
+    monkeypatch.undo()
+    assert sha256_of(cms.path) == before
+    # reopened on the file it had: still the erased state, still a working sandbox
+    assert not cms.audit.entries(action="restore") and cms.audit.verify().ok
+    with pytest.raises(UnknownCustomer):
+        cms.dsr.export(email)
+    assert not list(cms.path.parent.glob(f".{cms.path.name}.*.restoring"))
+
+
+def test_reopen_connects_the_same_object_to_the_file_again(cms: Sandbox) -> None:
+    old = cms.connection
+    mode, path = cms.mode, cms.path
+    cms.reopen()
+    assert cms.connection is not old and cms.mode == mode and cms.path == path
+    with pytest.raises(sqlite3.ProgrammingError):
+        old.execute("SELECT 1")
+    cms.clock.advance(days=1)  # the clock and audit log use the new connection
+    assert cms.audit.entries(action="clock") and cms.audit.verify().ok
