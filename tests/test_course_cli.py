@@ -29,3 +29,16 @@ def test_every_command_is_documented_and_has_help():
     for name, command in group.commands.items():
         assert f"privacy-course {name}" in docs, f"`privacy-course {name}` is not documented"
         assert command.help and command.help.strip(), f"{name} has no help text"
+
+
+def test_grade_without_submissions_is_one_line(tmp_path):
+    args = ["--course", str(COURSE), "--classroom", str(tmp_path / "room")]
+    result = CliRunner().invoke(main, ["grade", *args])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: no submissions under")
+
+
+def test_exercises_lists_the_demo_exercise():
+    result = CliRunner().invoke(main, ["exercises"])
+    assert result.exit_code == 0
+    assert "00-newsletter-consent" in result.output and "consent" in result.output

@@ -247,3 +247,17 @@ def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
     rows = {r["student_id"]: r for r in read_grades_csv(room.export())}
     assert float(rows["correct"]["score"]) == automatic
     assert float(rows["wrong"]["score"]) == automatic - scan_points
+
+
+def test_export_from_the_command_line(graded, tmp_path):
+    from click.testing import CliRunner
+
+    from grading.cli import main
+
+    room, _ = graded
+    dest = tmp_path / "out" / "grades.csv"
+    result = CliRunner().invoke(main, ["export", "--to", str(dest), "--classroom",
+                                       str(room.root), "--course", str(COURSE)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(dest)
+    assert {r["student_id"] for r in read_grades_csv(dest)} >= {"alice", "bob", "ivan"}
