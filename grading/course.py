@@ -239,7 +239,10 @@ def _safely(step, *args) -> dict:
 def _result(step: str, assignment: str, student: str | None, raw: dict) -> StepResult:
     if raw.get("success"):
         return StepResult(step, assignment, student, True)
-    return StepResult(step, assignment, student, False, _one_line(raw))
+    error = _one_line(raw)
+    if "exists in the database" in error:
+        error += " (run `privacy-course release` first)"
+    return StepResult(step, assignment, student, False, error)
 
 
 def _one_line(raw: dict) -> str:

@@ -42,3 +42,18 @@ def test_exercises_lists_the_demo_exercise():
     result = CliRunner().invoke(main, ["exercises"])
     assert result.exit_code == 0
     assert "00-newsletter-consent" in result.output and "consent" in result.output
+
+
+def test_grading_before_release_says_what_to_do(tmp_path):
+    import shutil
+
+    room = tmp_path / "room"
+    dest = room / "submitted" / "amy" / "00-warmup"
+    dest.mkdir(parents=True)
+    shutil.copy(COURSE / "00-warmup" / "00-warmup.ipynb", dest)
+    args = ["--course", str(COURSE), "--classroom", str(room)]
+    result = CliRunner().invoke(main, ["grade", *args])
+    assert result.exit_code == 1
+    assert "FAILED grade 00-warmup / amy" in result.output
+    assert "run `privacy-course release` first" in result.output
+    assert "Traceback" not in result.output
