@@ -4,7 +4,8 @@ The file's path comes from ``$PRIVACY_COURSE_PROGRESS`` (set by ``privacy-course
 otherwise it is ``.privacy-course/progress.json`` in the nearest workspace above the current
 directory (a folder holding ``.privacy-course/``). Outside a workspace, e.g. while nbgrader
 autogrades a submission, nothing is recorded. Writes are atomic (temp file + rename); a
-corrupt file is set aside as ``progress.json.corrupt`` and progress starts afresh.
+corrupt file is set aside as ``progress.json.corrupt`` and progress starts afresh; a lock
+file serialises two kernels recording at the same moment.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,14 @@ def record_outcome(outcome: Any, path: Path | None = None) -> Path | None:
     path = path or progress_path()
     if path is None:
         return None
+    try:
+        with _locked(path):
+            return _record(outcome, path)
+    except OSError:
+        return None  # a read-only workspace must not break the learner's check
+
+
+def _record(outcome: Any, path: Path) -> Path:
     data = load_progress(path)
     entry = data["exercises"].setdefault(outcome.exercise_id, {})
     previous = entry.get(outcome.variant, {})
@@ -84,11 +94,25 @@ def record_outcome(outcome: Any, path: Path | None = None) -> Path | None:
         "attempts": int(previous.get("attempts", 0)) + 1,
         "ever_passed": bool(previous.get("ever_passed")) or outcome.passed,
     }
-    try:
-        save_progress(data, path)
-    except OSError:
-        return None  # a read-only workspace must not break the learner's check
+    save_progress(data, path)
     return path
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write between kernels (two notebooks checking at once)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the atomic write still protects the file itself
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def progress_rows(path: Path | None = None) -> list[dict[str, Any]]:

@@ -94,7 +94,21 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", boom)
     assert record_outcome(Outcome("00-newsletter-consent", "visible", True), path) is None
     assert path.read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json", "progress.json.lock"]
+
+
+def test_concurrent_recorders_lose_no_update(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "progress.json"
+    ids = [f"ex-{i}" for i in range(12)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        list(pool.map(_record_passed, ids, [path] * len(ids)))
+    assert sorted(json.loads(path.read_text())["exercises"]) == sorted(ids)
+
+
+def _record_passed(exercise_id, path):
+    return record_outcome(Outcome(exercise_id, "visible", True), path)
 
 
 def test_unknown_exercises_in_the_file_are_still_shown(tmp_path):
