@@ -224,3 +224,86 @@ def test_a_refused_checkout_shows_the_form_again_with_the_values_but_no_ticks(cl
     body = response.get_data(as_text=True)
     assert 'value="Proefpersoon"' in body and 'value="anna@gmail.com"' in body
     assert all("checked" not in box for box in re.findall(r'<input type="checkbox"[^>]*>', body))
+
+
+# -- withdrawing a consent ----------------------------------------------------------------------
+
+
+def _buy_with_newsletter(client) -> int:
+    client.post("/shop", data={**BUYER, "consent": ["newsletter"],
+                               "csrf_token": token(client, "/shop")})
+    return rows_of_buyer(client)
+
+
+def rows_of_buyer(client) -> int:
+    db = client.application.config["SANDBOX_DB"]
+    return rows(Path(db), "SELECT id FROM customers WHERE email = ?", (BUYER["email"],))[0][0]
+
+
+def test_a_consent_is_withdrawn_on_my_data_as_easily_as_it_was_given(client, rendered, db_path):
+    cid = _buy_with_newsletter(client)
+    with open_sandbox(db_path) as cms:
+        assert cms.consent.may(cid, "newsletter").allowed
+    page = client.get("/my-data").get_data(as_text=True)
+    assert 'name="purpose" value="newsletter"' in page
+    assert 'value="newsletter"\n      id="withdraw-newsletter"> ' in page  # unticked
+    response = client.post("/my-data/withdraw", data={
+        "email": BUYER["email"].upper(), "purpose": "newsletter",
+        "csrf_token": token(client, "/my-data")})
+    assert response.status_code == 200
+    assert rendered[-1][0] == "my_data_withdrawn.html"
+    with open_sandbox(db_path) as cms:
+        assert not cms.consent.may(cid, "newsletter").allowed
+        last = cms.consent.events(cid, "newsletter")[-1]
+    assert (last.event, last.text_version, last.method, last.channel) == (
+        "withdrawn", "newsletter-v2", "separate_checkbox", "my_data")
+    ledger = client.get(f"/customers/{cid}/consents").get_data(as_text=True)
+    assert f'data-event-id="{last.id}"' in ledger and "withdrawn" in ledger
+    # Withdrawing again adds nothing: the latest event is already a withdrawal.
+    client.post("/my-data/withdraw", data={"email": BUYER["email"], "purpose": "newsletter",
+                                           "csrf_token": token(client, "/my-data")})
+    assert rows(db_path, "SELECT count(*) FROM consent_events WHERE customer_id = ?",
+                (cid,))[0][0] == 2
+
+
+def test_withdrawal_for_an_unknown_address_gets_the_same_answer_and_changes_nothing(
+        client, db_path):
+    _buy_with_newsletter(client)
+    count = "SELECT count(*) FROM consent_events"
+    answers, counts = [], []
+    for email in ("nobody@example.org", BUYER["email"]):
+        response = client.post("/my-data/withdraw", data={
+            "email": email, "purpose": "newsletter", "csrf_token": token(client, "/my-data")})
+        assert response.status_code == 200
+        answers.append(re.sub(r"\s+", " ", re.search(
+            r'id="withdrawn">(.*?)</p>', response.get_data(as_text=True), re.S).group(1)))
+        counts.append(rows(db_path, count)[0][0])
+    assert answers[0] == answers[1]
+    assert counts[1] == counts[0] + 1  # only the known address withdrew
+
+
+def test_withdrawal_refuses_bad_input_and_writes_nothing(client, db_path):
+    before = rows(db_path, "SELECT count(*) FROM consent_events")[0][0]
+    csrf = token(client, "/my-data")
+    email = rows(db_path, "SELECT c.email FROM consent_events e JOIN customers c "
+                          "ON c.id = e.customer_id WHERE e.event = 'granted' LIMIT 1")[0][0]
+    bad = [
+        {"email": email, "purpose": "newsletter"},  # no CSRF token
+        {"email": email, "purpose": "newsletter", "csrf_token": "forged"},
+        {"email": email, "csrf_token": csrf},  # nothing ticked
+        {"email": email, "purpose": "order_fulfilment", "csrf_token": csrf},  # not a consent
+        {"email": email, "purpose": "x" * 65, "csrf_token": csrf},
+        {"email": email, "purpose": ["newsletter"] * 21, "csrf_token": csrf},
+        {"email": "x" * 255 + "@example.com", "purpose": "newsletter", "csrf_token": csrf},
+        {"purpose": "newsletter", "csrf_token": csrf},  # no address
+    ]
+    for data in bad:
+        response = client.post("/my-data/withdraw", data=data)
+        assert response.status_code == 400, data
+        assert "Traceback" not in response.get_data(as_text=True)
+    markup = client.post("/my-data/withdraw", data={
+        "email": email, "purpose": "<script>alert(1)</script>", "csrf_token": csrf})
+    assert markup.status_code == 400
+    assert "<script>alert(1)" not in markup.get_data(as_text=True)
+    assert client.get("/my-data/withdraw").status_code == 405
+    assert rows(db_path, "SELECT count(*) FROM consent_events")[0][0] == before

@@ -1,8 +1,11 @@
-"""The shop front's "my data": ask for an export or erasure, confirm by mail, see the result.
+"""The shop front's "my data": ask for an export or erasure, confirm by mail, see the result;
+withdraw a consent.
 
 The confirmation mail is simulated: it lands in the outbox page. Following its link shows a
 confirmation button (a POST with a CSRF token: a link alone never changes anything); the
 request is then carried out and the export or the removed/retained report is shown.
+A consent is withdrawn the way it was given, at once: a ticked box per purpose next to the
+e-mail address (art. 7(3)); see :func:`sandbox_cms.shop.withdraw_consents`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import json
 import re
 
 from flask import Blueprint, abort, render_template, request
+from werkzeug.exceptions import BadRequest
 
 from sandbox_cms.dsr import KINDS
-from sandbox_cms.errors import UnknownCustomer
+from sandbox_cms.errors import SandboxError, UnknownCustomer
+from sandbox_cms.shop import consent_questions, withdraw_consents
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms
 
@@ -25,9 +30,36 @@ _LINK = re.compile(r"/my-data/confirm/([A-Za-z0-9_-]{8,64})")
 OUTBOX_SHOWN = 100
 
 
+MAX_PURPOSES = 20
+
+
+def _form(error: str | None = None, status: int = 200):
+    return render_template("my_data.html", questions=consent_questions(cms()),
+                           withdraw_error=error), status
+
+
 @bp.get("/my-data")
 def request_form():
-    return render_template("my_data.html")
+    return _form()
+
+
+@bp.post("/my-data/withdraw")
+def withdraw():
+    """Withdraw the ticked consents; the same answer whether or not the address is known."""
+    try:
+        email = inputs.text(request.form, "email", label="e-mail address", max_length=254)
+        purposes = request.form.getlist("purpose")
+        if len(purposes) > MAX_PURPOSES or any(len(p) > 64 for p in purposes):
+            abort(400, description="The consent boxes sent do not match the form.")
+        withdraw_consents(cms(), email, purposes)
+    except BadRequest as exc:
+        return _form(exc.description, 400)
+    except SandboxError as exc:
+        return _form(str(exc), 400)
+    titles = {q.purpose: q.title for q in consent_questions(cms())}
+    return render_template("my_data_withdrawn.html", titles=[titles[p] for p in
+                                                            dict.fromkeys(purposes)],
+                           now=cms().clock.now())
 
 
 @bp.post("/my-data")
