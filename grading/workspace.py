@@ -1,8 +1,8 @@
 """Learner mode: a personal workspace with the student versions, a sandbox and progress.
 
 ``prepare_workspace`` generates the *student* versions of the course (nbgrader
-generate_assignment, in a private build folder: the solutions never
-reach the workspace), copies them in, builds the learner's own sandbox and creates the
+generate_assignment, in a throwaway folder: neither solutions nor hidden
+tests reach the workspace), copies them in, builds the learner's own sandbox and creates the
 progress file. Re-running it never overwrites a notebook the learner changed: a manifest
 remembers the hash of every file as it was handed out; only untouched files are updated
 when the course changes. ``launch`` opens JupyterLab on the workspace, bound to 127.0.0.1.
@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,15 +90,21 @@ def prepare_workspace(
     marker = marker_dir(workspace)
     marker.mkdir(parents=True, exist_ok=True)
 
-    release = _student_versions(marker / "build", source, chosen)
-    manifest_path = marker / "manifest.json"
-    manifest = _read_json(manifest_path)
-    for assignment in chosen:
-        for src in sorted((release / assignment).rglob("*")):
-            if src.is_file():
-                rel = src.relative_to(release).as_posix()
-                _hand_out(src, workspace / rel, rel, manifest, report)
-    _write_json(manifest_path, manifest)
+    # Build outside the workspace: nbgrader's gradebook keeps the hidden tests.
+    build = Path(tempfile.mkdtemp(prefix="privacy-course-build-"))
+    try:
+        release = _student_versions(build, source, chosen)
+        manifest_path = marker / "manifest.json"
+        manifest = _read_json(manifest_path)
+        for assignment in chosen:
+            for src in sorted((release / assignment).rglob("*")):
+                if src.is_file():
+                    rel = src.relative_to(release).as_posix()
+                    _hand_out(src, workspace / rel, rel, manifest, report)
+        _write_json(manifest_path, manifest)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    shutil.rmtree(marker / "build", ignore_errors=True)  # left by an earlier version
 
     progress = marker / PROGRESS_NAME
     if not progress.exists():
@@ -114,7 +121,8 @@ def _student_versions(build_root: Path, source: Path, assignments: list[str]) ->
     """Generate student versions into ``build_root/release``.
 
     nbgrader 0.9.6 writes a gradebook even with ``GenerateAssignment.no_database`` (its
-    SaveCells step ignores the flag), so the build folder keeps a private one.
+    SaveCells step ignores the flag); it holds the hidden tests, so ``build_root`` must be a
+    throwaway folder outside the workspace.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory

@@ -35,7 +35,10 @@ def test_a_new_workspace_gets_student_versions_a_sandbox_and_progress(tmp_path, 
     assert "HIDDEN TESTS" not in text
     assert (ws / "sandbox.db").stat().st_size > 0
     assert (ws / ".privacy-course" / "progress.json").exists()
-    assert not (ws / "gradebook.db").exists()
+    # nbgrader's gradebook holds the hidden tests: none may be left in the workspace
+    assert [p.name for p in ws.rglob("gradebook.db")] == []
+    assert not any("HIDDEN TESTS" in p.read_text(errors="ignore")
+                   for p in ws.rglob("*") if p.is_file() and p.name != "sandbox.db")
 
 
 def test_rerunning_keeps_edits_and_updates_untouched_files(tmp_path, course):
