@@ -138,6 +138,21 @@ def test_checkout_boxes_start_unticked_and_one_tick_records_that_purpose(site, p
     invoices = _rows(db, "SELECT count(*) FROM invoices WHERE customer_id = ?", (customer_id,))
     assert invoices == [(1,)]
 
+    # Withdrawing is as easy as giving (art. 7(3)): one ticked box on "my data".
+    page.goto(f"{base}/my-data")
+    assert not page.is_checked("#withdraw-newsletter")
+    page.fill("#withdraw-email", "bram.browser@example.com")
+    page.check("#withdraw-newsletter")
+    page.click("#withdraw-submit")
+    page.locator("#withdrawn").wait_for()
+    page.goto(f"{base}/customers/{customer_id}/consents")
+    assert page.locator("tr[data-purpose=newsletter]").inner_text().split("\t")[1] == "no"
+    assert "withdrawn" in page.locator("table.events tr").last.inner_text()
+    with open_sandbox(db) as cms:
+        assert not cms.consent.may(customer_id, "newsletter").allowed
+        last = cms.consent.events(customer_id, "newsletter")[-1]
+    assert (last.event, last.text_version, last.channel) == ("withdrawn", shown_version, "my_data")
+
 
 def test_erasure_goes_through_confirmation_and_keeps_the_invoice(site, page):
     base, db = site
