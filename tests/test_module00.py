@@ -25,7 +25,7 @@ from notebook_tools import (
 )
 
 from grading import run
-from grading.harness import get_exercise, open_variant
+from grading.harness import close_attempt, get_exercise, open_variant
 
 ASSIGNMENT = "00-orientation"
 EXERCISE = "00-newsletter-consent"
@@ -92,7 +92,7 @@ def test_wrong_warm_up_fails_naming_the_principle(fn, principle, phrase) -> None
 def test_hard_coded_warm_up_fails_hidden() -> None:
     attempt = open_variant(get_exercise(EXERCISE), "visible")
     visible = sorted(attempt.expected["eligible"])
-    attempt.cms.close()
+    close_attempt(attempt)
 
     def hard_coded(cms):
         with cms.processing("newsletter") as p:

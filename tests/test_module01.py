@@ -37,7 +37,7 @@ from notebook_tools import (
 from grading import get_exercise, run
 from grading.exercises.canary import make_canaries, output_values, plant_canaries
 from grading.exercises.m01_real_looking import make_dump, score
-from grading.harness import open_variant
+from grading.harness import close_attempt, open_variant
 from sandbox_cms.build import fresh_copy
 from sandbox_cms.guard import passes_elfproef
 
@@ -152,7 +152,7 @@ def test_hard_coded_training_set_fails_hidden() -> None:
 def test_hard_coded_real_looking_ids_fail_hidden() -> None:
     attempt = open_variant(get_exercise("01-real-looking"), "visible")
     visible_ids = {p.record_id for p in attempt.context["planted"]}
-    attempt.cms.close()
+    close_attempt(attempt)
 
     def hard_coded(cms, dump):
         return visible_ids
