@@ -35,3 +35,16 @@ def test_readme_points_to_the_reference_and_the_two_commands():
     assert "make course" in readme and "make test" in readme
     assert "docs/cli.md" in readme
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("exec make test")
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out
+    assert "audit log intact" in out and "invoices" in out
