@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.errors import CourseError
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
@@ -25,12 +25,7 @@ class Principle:
 
 def load_principles(path: Path = PRINCIPLES_FILE) -> dict[str, Principle]:
     """Read and validate the principles file; errors name the file and key."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CourseError(f"{path}: principles file is missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CourseError(f"{path}: not valid TOML ({exc})") from None
+    raw = read_toml(path, CourseError, "principles file")
     principles = {}
     for key, table in raw.items():
         if not isinstance(table, dict):

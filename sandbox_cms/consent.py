@@ -16,11 +16,11 @@ this moment?" following the GDPR and EDPB Guidelines 05/2020:
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.erasure import ProcessingDb
 from sandbox_cms.errors import ConsentRefused, UnknownCustomer
 from sandbox_cms.moments import Moment, to_iso
@@ -75,13 +75,7 @@ class ConsentDecision:
 def load_methods(path: Path = RULES_FILE) -> dict[str, ConsentMethod]:
     """Read and validate the consent methods file."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConsentRefused(f"{path}: file is missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConsentRefused(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, ConsentRefused)
     methods = data.get("methods")
     if not isinstance(methods, dict) or not methods:
         raise ConsentRefused(f"{path}: key 'methods' must be a table of [methods.<name>]")

@@ -19,12 +19,12 @@ import functools
 import hashlib
 import json
 import sqlite3
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sandbox_cms import schema
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.errors import PolicyError, UnknownPurpose
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "datasets" / "policy"
@@ -109,12 +109,7 @@ def schema_columns() -> dict[str, tuple[str, ...]]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: policy file is missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: not valid TOML ({exc})") from None
+    return read_toml(path, PolicyError, "policy file")
 
 
 def _text(raw: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:

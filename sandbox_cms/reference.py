@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.errors import ReferenceDataError
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "datasets" / "reference"
@@ -60,13 +60,7 @@ def normalise_company(name: str) -> str:
 
 def _read(directory: Path, name: str) -> tuple[Path, dict[str, Any]]:
     path = directory / name
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ReferenceDataError(f"{path}: reference file is missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ReferenceDataError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, ReferenceDataError, "reference file")
     for key in ("source", "retrieved"):
         if key not in data:
             raise ReferenceDataError(

@@ -13,11 +13,11 @@ Deleting by a schedule is storage limitation in practice (art. 5(1)(e)).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.erasure import (
     Db,
     ErasureReport,
@@ -204,13 +204,7 @@ def validate_rule(raw: dict[str, Any], where: str) -> RetentionRule:
 def load_rules(path: str | Path = RULES_FILE) -> list[RetentionRule]:
     """Read and validate a retention schedule file."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise RetentionError(f"{path}: file is missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RetentionError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, RetentionError)
     entries = data.get("rules")
     if not isinstance(entries, list) or not entries:
         raise RetentionError(f"{path}: key 'rules' must be a non-empty list of [[rules]]")

@@ -7,12 +7,12 @@ seed. :func:`load_scenario` is the one place that reads and validates those file
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sandbox_cms.consent import load_methods
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.errors import ScenarioError
 from sandbox_cms.policy import default_register
 
@@ -94,13 +94,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         if not path.is_file():
             known = ", ".join(available_scenarios())
             raise ScenarioError(f"unknown scenario {str(name_or_path)!r} (known: {known})")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-    return _parse(raw, str(path))
+    return _parse(read_toml(path, ScenarioError, "scenario file"), str(path))
 
 
 def _parse(raw: dict[str, Any], source: str) -> Scenario:

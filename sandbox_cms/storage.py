@@ -12,12 +12,12 @@ import datetime as dt
 import functools
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandbox_cms.backup import BackupManifest, backup_database, restore_database
+from sandbox_cms.datafiles import read_toml
 from sandbox_cms.errors import LocationError
 
 if TYPE_CHECKING:
@@ -273,10 +273,4 @@ def restore_into(sandbox: Sandbox, backup_file: str | Path) -> BackupManifest:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise LocationError(f"{path}: file is missing") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise LocationError(f"{path}: not valid TOML: {exc}") from None
+    return read_toml(path, LocationError)
