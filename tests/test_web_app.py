@@ -196,3 +196,27 @@ def test_proxy_serves_the_learners_own_sandbox(monkeypatch, tmp_path: Path):
     assert default_db() == "/course/learner.db"
     monkeypatch.setenv("SANDBOX_CMS_DB", "/chosen.db")
     assert setup_sandbox_cms()["command"][3] == "/chosen.db"
+
+
+def test_other_requests_use_the_database_while_the_dashboard_summarises(app, monkeypatch):
+    # The retention summary reads every customer's orders; meanwhile the app's database lock
+    # is free, so another request (its own thread and sandbox) runs to the end.
+    import threading
+
+    from sandbox_cms.retention import RetentionSchedule
+
+    summary = RetentionSchedule.summary
+    during: list[int] = []
+
+    def slow_summary(self, *args, **kwargs):
+        def other() -> None:
+            during.append(app.test_client().get("/customers").status_code)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=20)  # without the lock released this would wait for us: deadlock
+        return summary(self, *args, **kwargs)
+
+    monkeypatch.setattr(RetentionSchedule, "summary", slow_summary)
+    assert app.test_client().get("/").status_code == 200
+    assert during == [200]

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
+from collections.abc import Iterator
 
 from flask import Flask, current_app, g
 
@@ -53,6 +54,27 @@ def cms() -> Sandbox:
         raise
     g.cms_lock, g.cms = state.lock, sandbox
     return sandbox
+
+
+@contextlib.contextmanager
+def unlocked() -> Iterator[None]:
+    """Let other requests do their database work while this one runs a long read.
+
+    For a read that takes a while (the dashboard's retention summary) on this thread's own
+    sandbox: its connection is this thread's alone, WAL lets readers and a writer run side by
+    side, and the few writes inside (audit entries) are ``BEGIN IMMEDIATE`` transactions that
+    SQLite's busy timeout orders. Inside an open transaction the lock is kept.
+    """
+    lock = g.get("cms_lock")
+    sandbox = g.get("cms")
+    if lock is None or sandbox is None or sandbox.connection.in_transaction:
+        yield
+        return
+    lock.release()
+    try:
+        yield
+    finally:
+        lock.acquire()
 
 
 def sandbox_now() -> dt.datetime | None:
