@@ -220,3 +220,24 @@ def test_other_requests_use_the_database_while_the_dashboard_summarises(app, mon
     monkeypatch.setattr(RetentionSchedule, "summary", slow_summary)
     assert app.test_client().get("/").status_code == 200
     assert during == [200]
+
+
+def test_a_snapshot_sees_one_state_while_others_write(db_path: Path):
+    from sandbox_cms.web.sandbox import snapshot, use_wal
+
+    use_wal(str(db_path))
+    reader = sqlite3.connect(db_path, isolation_level=None)
+    writer = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        before = reader.execute("SELECT count(*) FROM products").fetchone()[0]
+        with snapshot(reader):
+            assert reader.execute("SELECT count(*) FROM products").fetchone()[0] == before
+            writer.execute("INSERT INTO products (sku, name, category, price_cents, "
+                           "warranty_months, provenance_id) "
+                           "VALUES ('SNAP-1', 'Snapshot', 'test', 1, 0, 1)")
+            assert reader.execute("SELECT count(*) FROM products").fetchone()[0] == before
+        assert not reader.in_transaction
+        assert reader.execute("SELECT count(*) FROM products").fetchone()[0] == before + 1
+    finally:
+        reader.close()
+        writer.close()

@@ -77,6 +77,18 @@ def unlocked() -> Iterator[None]:
         lock.acquire()
 
 
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: every read inside sees the same state of the database, however
+    other connections write meanwhile (WAL)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")  # nothing was written: a read transaction only ends
+
+
 def sandbox_now() -> dt.datetime | None:
     """The sandbox clock for the page header; None if the database cannot be read."""
     if g.get("cms_failed"):
