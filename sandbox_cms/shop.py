@@ -28,9 +28,9 @@ VAT_RATE = 0.21
 MAX_QUANTITY = 20
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "street", "house_number", "postcode",
                    "city")
-WITHDRAWAL = ("You can withdraw this consent at any time, as easily as you gave it: with the "
-              "link in every message, or by asking the shop. Withdrawing does not affect your "
-              "order or what was done before (GDPR art. 7(3)).")
+WITHDRAWAL = ("You can withdraw this consent at any time, as easily as you gave it: tick its "
+              "box on the shop's \"My data\" page, or ask the shop. Withdrawing does not "
+              "affect your order or what was done before (GDPR art. 7(3)).")
 
 
 class CheckoutRefused(SandboxError):

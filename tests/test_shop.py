@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.shop import CheckoutRefused, consent_questions, place_order
+from sandbox_cms.shop import (
+    CheckoutRefused,
+    consent_questions,
+    place_order,
+    withdraw_consents,
+)
 
 BUYER = {"first_name": "Piet", "last_name": "Proef", "email": "piet.proef@example.net",
          "street": "Laan", "house_number": "3", "postcode": "9999 ZZ", "city": "Nergens"}
@@ -52,3 +57,26 @@ def test_a_refused_order_writes_nothing(cms):
         with pytest.raises(CheckoutRefused):
             place_order(cms, customer, sku, quantity, consents)
     assert {t: count(cms, t) for t in before} == before
+
+
+def test_withdrawal_names_the_text_that_was_agreed_to(cms):
+    # A customer who signed up under the older text withdraws from that text.
+    receipt = place_order(cms, BUYER, "TR-244", 1, [])
+    cms.consent.record(receipt.customer_id, "newsletter", "granted", "newsletter-v1",
+                       "separate_checkbox", "checkout")
+    assert cms.consent.may(receipt.customer_id, "newsletter").allowed
+    (event_id,) = withdraw_consents(cms, BUYER["email"].upper(), ["newsletter"])
+    last = cms.consent.events(receipt.customer_id, "newsletter")[-1]
+    assert (last.id, last.event, last.text_version, last.channel) == (
+        event_id, "withdrawn", "newsletter-v1", "my_data")
+    assert not cms.consent.may(receipt.customer_id, "newsletter").allowed
+    assert withdraw_consents(cms, BUYER["email"], ["newsletter"]) == ()  # nothing left to withdraw
+    assert withdraw_consents(cms, "nobody@example.org", ["newsletter"]) == ()
+
+
+@pytest.mark.parametrize("purposes", [[], ["order_fulfilment"], ["no_such_purpose"]])
+def test_withdrawal_needs_a_consent_purpose_of_the_form(cms, purposes):
+    before = count(cms, "consent_events")
+    with pytest.raises(CheckoutRefused):
+        withdraw_consents(cms, BUYER["email"], purposes)
+    assert count(cms, "consent_events") == before
