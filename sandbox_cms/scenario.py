@@ -18,6 +18,7 @@ from sandbox_cms.policy import default_register
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SCENARIO_DIR = DATASETS / "scenarios"
+MAX_CUSTOMERS = 10_000_000  # the largest sandbox a scenario or `seed --customers` may ask for
 
 
 
@@ -74,6 +75,13 @@ class Scenario:
         """The same scenario with another size or seed."""
         if customers is not None and customers < 0:
             raise ScenarioError(f"customers must be 0 or more, not {customers}")
+        if seed is not None and not -(2**63) <= seed < 2**63:
+            raise ScenarioError(f"seed must fit in 64 bits (below 2**63), not {seed}")
+        if customers is not None and customers > MAX_CUSTOMERS:
+            raise ScenarioError(
+                f"customers must be at most {MAX_CUSTOMERS:,}, not {customers:,}"
+                " (a million builds in well under a minute; more is no sandbox any more)"
+            )
         return replace(
             self,
             customers=self.customers if customers is None else customers,
@@ -103,8 +111,8 @@ def _parse(raw: dict[str, Any], source: str) -> Scenario:
         name=r.text("name"),
         title=r.text("title"),
         description=r.text("description"),
-        seed=r.integer("seed"),
-        customers=r.integer("customers", minimum=0),
+        seed=r.integer("seed", minimum=-(2**63), maximum=2**63 - 1),
+        customers=r.integer("customers", minimum=0, maximum=MAX_CUSTOMERS),
         start=r.date("start"),
         end=r.date("end"),
         now=r.date("now"),
@@ -188,12 +196,15 @@ class _Reader:
             raise self._fail(key, "must be a non-empty string")
         return value
 
-    def integer(self, key: str, minimum: int | None = None, default: Any = ...) -> int:
+    def integer(self, key: str, minimum: int | None = None, default: Any = ...,
+                maximum: int | None = None) -> int:
         value = self._get(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self._fail(key, "must be an integer")
         if minimum is not None and value < minimum:
             raise self._fail(key, f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise self._fail(key, f"must be at most {maximum:,}")
         return value
 
     def rate(self, key: str) -> float:

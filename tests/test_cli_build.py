@@ -47,7 +47,11 @@ def test_bad_input_gets_one_line_and_no_database(tmp_path):
     broken.write_text("name = ", encoding="utf-8")
     malformed = run("seed", "--scenario", str(broken), "--db", str(db))
     assert malformed.exit_code == 1 and "not valid TOML" in malformed.output
-    assert not db.exists()
+    huge = run("seed", "--customers", str(10**20), "--db", str(db))
+    assert huge.exit_code == 1 and huge.output.startswith("Error: customers must be at most")
+    seed = run("seed", "--seed", str(10**23), "--customers", "5", "--db", str(db))
+    assert seed.exit_code == 1 and seed.output.startswith("Error: seed must fit in 64 bits")
+    assert not db.exists() and not list(tmp_path.glob(".shop.db.*"))
 
 
 def test_scenarios_lists_the_shipped_ones():

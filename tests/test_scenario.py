@@ -51,6 +51,8 @@ def test_malformed_toml_is_reported_with_the_file(tmp_path):
         ("customers = 2000", 'customers = "many"', "'customers' must be an integer"),
         ("now = 2025-03-01", "now = 2018-01-01", "start <= end <= now"),
         ("seed = 20140301\n", "", "'seed' is missing"),
+        ("seed = 20140301\n", "seed = 9223372036854775808\n", "'seed' must be at most"),
+        ("customers = 2000", "customers = 10_000_001", "'customers' must be at most 10,000,000"),
         (
             "separate_checkbox = 0.85",
             "by_magic = 0.85",
