@@ -22,10 +22,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sandbox_cms import audit, scope
+from sandbox_cms import audit, schema, scope
 from sandbox_cms.access import MODES, Gate, GuardedConnection, Processing, Violation
 from sandbox_cms.clock import Clock
-from sandbox_cms.errors import NotASandbox, ProcessingError
+from sandbox_cms.errors import NotASandbox, PolicyError, ProcessingError
 from sandbox_cms.policy import (
     FINGERPRINT_KEY,
     Purpose,
@@ -34,8 +34,6 @@ from sandbox_cms.policy import (
     fingerprint,
     install_policy,
 )
-
-REQUIRED_TABLES = ("meta", "customers", "purposes", "audit_log")
 
 
 class Sandbox:
@@ -197,10 +195,11 @@ def _connect(path: Path, durable: bool) -> GuardedConnection:
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise NotASandbox(f"{path}: not a sandbox database ({exc})") from None
-    missing = [t for t in REQUIRED_TABLES if t not in names]
+    missing = [t for t in schema.TABLES if t not in names]
     if missing:
         conn.close()
-        raise NotASandbox(f"{path}: not a sandbox database (no table {', '.join(missing)})")
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if missing[3:] else "")
+        raise NotASandbox(f"{path}: not a sandbox database (no table {shown})")
     conn.execute("PRAGMA foreign_keys = OFF")
     # Not durable by default: a commit survives a crash of Python, not of the machine. An
     # fsync costs 15-20 ms here, more than a hundred reads; see docs/performance/access.md.
@@ -227,7 +226,17 @@ def _register_of(conn: sqlite3.Connection) -> Register:
     purposes = {}
     for name, title, ground, article, columns, retention, description in rows:
         internal = name in shipped.purposes and shipped.purposes[name].internal
-        purposes[name] = Purpose(name, title, ground, article, frozenset(json.loads(columns)),
+        try:
+            names = json.loads(columns)
+            if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise PolicyError(
+                f"the register in this sandbox is damaged: purpose {name!r} has no readable"
+                " list of columns (changed behind the CMS's back?); restore a backup or build"
+                " the sandbox again"
+            ) from None
+        purposes[name] = Purpose(name, title, ground, article, frozenset(names),
                                  retention, description, internal)
     return Register(purposes, shipped.categories, shipped.personal_columns,
                     shipped.not_personal_tables)

@@ -217,10 +217,19 @@ class Storage:
             "SELECT name, kind, country, region, categories, transfer_mechanism "
             "FROM storage_locations ORDER BY rowid"
         ).fetchall()
-        return [
-            Location(name, kind, country, region or "", tuple(json.loads(categories)), mechanism)
-            for name, kind, country, region, categories, mechanism in rows
-        ]
+        locations = []
+        for name, kind, country, region, categories, mechanism in rows:
+            try:
+                names = json.loads(categories)
+            except (TypeError, ValueError):
+                names = None
+            if not isinstance(names, list):
+                raise LocationError(
+                    f"storage location {name!r} in this sandbox has no readable list of"
+                    " categories (changed behind the CMS's back?); restore a backup"
+                )
+            locations.append(Location(name, kind, country, region or "", tuple(names), mechanism))
+        return locations
 
     def check_transfers(self) -> list[TransferCheck]:
         """The verdict on every registered location outside the EEA."""

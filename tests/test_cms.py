@@ -145,3 +145,29 @@ def test_commits_wait_for_the_disk_only_when_asked(db_path):
     with open_sandbox(db_path) as fast, open_sandbox(db_path, durable=True) as durable:
         assert fast.connection.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
         assert durable.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_sandbox_missing_one_table_is_refused_by_name(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TABLE consent_events")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotASandbox, match=r"not a sandbox database \(no table consent_events\)"):
+        open_sandbox(db_path)
+
+
+def test_a_register_changed_into_non_json_is_a_clear_error(db_path):
+    from sandbox_cms.errors import PolicyError
+
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE purposes SET columns = 'oops' WHERE name = 'newsletter'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(PolicyError, match="purpose 'newsletter' has no readable list of columns"):
+        open_sandbox(db_path)
+    from click.testing import CliRunner
+
+    from sandbox_cms.cli import main
+
+    result = CliRunner().invoke(main, ["clock", "show", "--db", str(db_path)])
+    assert result.exit_code == 1 and result.output.startswith("Error: the register in this")

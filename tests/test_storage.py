@@ -125,3 +125,14 @@ def test_cli_locations(db_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "backup-zurich" in result.output and "lawful" in result.output
     assert "inside the EEA" in result.output
+
+
+def test_locations_changed_into_non_json_are_a_clear_error(cms: Sandbox) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(cms.path)
+    conn.execute("UPDATE storage_locations SET categories = 'oops' WHERE name = 'primary'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LocationError, match="'primary' in this sandbox has no readable list"):
+        cms.storage.locations()
