@@ -53,6 +53,7 @@ _OK, _DENY = sqlite3.SQLITE_OK, sqlite3.SQLITE_DENY
 _READ, _SELECT = sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT
 _UPDATE, _INSERT, _DELETE = sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_DELETE
 _ALWAYS_REFUSED = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH})
+_PRAGMA = sqlite3.SQLITE_PRAGMA
 _SCHEMA_CHANGES = frozenset({
     sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_DROP_TABLE,
     sqlite3.SQLITE_DROP_TEMP_TABLE, sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_TRIGGER,
@@ -220,6 +221,10 @@ class Gate:
             if action in _ALWAYS_REFUSED:
                 add_violation(("attach", arg1 or "", ""))
                 return _DENY
+            if action == _PRAGMA and arg2 is not None and arg1 \
+                    and arg1.lower() == "writable_schema":  # would let sqlite_master be edited
+                add_violation(("pragma", "sqlite_master", "*"))
+                return _DENY
             return _OK
 
         return authorize
@@ -288,6 +293,9 @@ def violation_message(purpose: Purpose | None, violations: Sequence[Violation],
     if kinds & {"attach"}:
         return ("attaching another database is refused: it would bypass the processing"
                 " register (art. 30) and the audit log")
+    if kinds & {"pragma"}:
+        return ("PRAGMA writable_schema is refused: it would let the schema of the audit log"
+                " and the register be rewritten behind the CMS (accountability, art. 5(2))")
     if any(t in PROTECTED_TABLES for _, t, _ in violations):
         tables = sorted({t for _, t, _ in violations if t in PROTECTED_TABLES})
         return (f"{', '.join(tables)} can only be changed by the CMS itself: the audit log is"
@@ -316,7 +324,7 @@ class Statement:
 
     columns: tuple[str, ...]  # 'table.column' read or written ('table.*' for a whole row)
     violations: tuple[str, ...]  # the ones outside the scope
-    kinds: tuple[str, ...]  # read, update, insert, delete, schema, attach
+    kinds: tuple[str, ...]  # read, update, insert, delete, schema, attach, pragma
     writes: bool
     id_is_customer: bool  # a result column 'id' can only be customers.id
 

@@ -300,3 +300,18 @@ def test_cli_query_under_an_internal_purpose_is_refused_in_one_line(db_with_view
                                        "dsr_access", "SELECT email, iban FROM customers"])
     assert result.exit_code == 1 and "'dsr_access' is internal to the CMS" in result.output
     assert isinstance(result.exception, SystemExit) and "{" not in result.output
+
+
+@pytest.mark.parametrize("value", ["ON", "1", "true"])
+def test_writable_schema_is_refused_in_every_mode(cms, recording, value):
+    for sandbox in (cms, recording):
+        with sandbox.processing("newsletter") as p, pytest.raises(PurposeViolation,
+                                                                   match="writable_schema"):
+            p.execute(f"PRAGMA writable_schema = {value}")
+        with pytest.raises(PurposeViolation, match="accountability"):
+            sandbox.connection.execute(f"PRAGMA writable_schema = {value}")
+        with sandbox.processing("newsletter") as p:
+            assert p.query("PRAGMA writable_schema") == [{"writable_schema": 0}]
+            with pytest.raises(sqlite3.OperationalError, match="may not be modified"):
+                p.execute("UPDATE sqlite_master SET sql = sql WHERE name = 'audit_log'")
+        assert sandbox.audit.verify().ok
