@@ -1,8 +1,8 @@
 """Latency of the web app's busiest pages over 100,000 customers, measured with ``wrk``.
 
 Starts the real server (``sandbox-cms serve``, waitress, 4 threads) on 127.0.0.1 against a
-freshly built 100,000-customer webshop sandbox and drives it with wrk (Debian package
-``wrk``; a Lua script prints the percentiles). Pages:
+fresh copy of the built (cached) 100,000-customer webshop sandbox and drives it with wrk
+(Debian package ``wrk``; a Lua script prints the percentiles). Pages:
 
 - baseline: ``/healthz``, a static answer without the database, measured in the same run;
 - list: the customer list, random keyset pages (``?after=<id>``);
