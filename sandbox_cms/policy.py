@@ -80,9 +80,8 @@ class Register:
             return self.purposes[name]
         except (KeyError, TypeError):
             known = ", ".join(sorted(self.purposes))
-            raise UnknownPurpose(
-                f"unknown purpose {name!r}: the register knows {known}"
-            ) from None
+            shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+            raise UnknownPurpose(f"unknown purpose {shown}: the register knows {known}") from None
 
     def category_of(self, column: str) -> str | None:
         for category in self.categories.values():

@@ -213,3 +213,13 @@ def test_a_bad_retention_rule_fails_the_build_and_leaves_no_database(tmp_path, m
     with pytest.raises(RetentionError, match=r"retention.toml: rules #1 .*key 'action' is 'shred'"):
         build_sandbox(target, customers=20)
     assert not target.exists() and not list(tmp_path.glob(".shop.db.*"))
+
+
+def test_an_unknown_purpose_of_any_length_or_type_is_one_short_line():
+    register = default_register()
+    for name in ("é" * 5000, "x'; DROP TABLE purposes; --", None, 42):
+        with pytest.raises(UnknownPurpose) as error:
+            register.purpose(name)
+        message = str(error.value)
+        assert message.startswith("unknown purpose ") and "\n" not in message
+        assert len(message) < 100 + len(", ".join(register.purposes))
