@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -167,6 +168,27 @@ def restore_database(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return manifest
+
+
+def keep_aside(path: str | Path) -> Path | None:
+    """Copy a non-empty file that a restore is about to replace to ``<name>.before-restore``
+    (or ``-2``, ``-3``, ...) beside it; return the copy, or None when there was nothing.
+
+    For a database that is not a sandbox (damaged, or another file given by mistake): a
+    restore over it should not be the end of it.
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    kept = _free_name(path.parent, path.name, ".before-restore")
+    try:
+        shutil.copy2(path, kept)
+    except OSError as exc:
+        raise BackupError(
+            f"{path}: cannot keep a copy of it before restoring ({exc.strerror}); nothing "
+            "was changed"
+        ) from None
+    return kept
 
 
 def _read_manifest(backup: Path) -> BackupManifest:

@@ -220,3 +220,26 @@ def test_reopen_connects_the_same_object_to_the_file_again(cms: Sandbox) -> None
         old.execute("SELECT 1")
     cms.clock.advance(days=1)  # the clock and audit log use the new connection
     assert cms.audit.entries(action="clock") and cms.audit.verify().ok
+
+
+def test_cli_restore_over_a_file_that_is_no_sandbox_keeps_a_copy_of_it(db_path: Path,
+                                                                       tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["backup", "--db", str(db_path), "--to",
+                                str(tmp_path / "b")]).exit_code == 0
+    backup = next((tmp_path / "b").glob("*.db"))
+    notes = tmp_path / "notes.db"
+    notes.write_text("precious notes\n")
+    result = runner.invoke(main, ["restore", "--db", str(notes), "--from", str(backup)])
+    assert result.exit_code == 0, result.output
+    kept = tmp_path / "notes.db.before-restore"
+    assert f"kept as {kept}" in result.output and kept.read_text() == "precious notes\n"
+    assert _customers(notes) == _customers(db_path)
+    # a bad backup is refused before anything is copied or replaced
+    other = tmp_path / "other.db"
+    other.write_text("more notes\n")
+    backup.write_bytes(backup.read_bytes()[:4096])
+    result = runner.invoke(main, ["restore", "--db", str(other), "--from", str(backup)])
+    assert result.exit_code == 1 and "damaged or changed" in result.output
+    assert other.read_text() == "more notes\n"
+    assert not (tmp_path / "other.db.before-restore").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from sandbox_cms.backup import restore_database, verify_backup
+from sandbox_cms.backup import keep_aside, restore_database, verify_backup
 from sandbox_cms.cms import Sandbox, open_sandbox
 from sandbox_cms.errors import NotASandbox
 
@@ -192,8 +192,12 @@ def restore(db_path: str, source: str, check: bool) -> None:
         return
     try:
         cms = open_sandbox(db_path)
-    except NotASandbox:  # missing or damaged: nothing to keep, restore straight over it
+    except NotASandbox:  # missing or damaged: restore over it, keeping a copy of what was there
+        verify_backup(source)  # refuse a bad backup before copying anything
+        kept = keep_aside(db_path)
         manifest = restore_database(source, db_path)
+        if kept is not None:
+            click.echo(f"{db_path} was not a working sandbox; it is kept as {kept}")
     else:
         try:
             manifest = cms.storage.restore(source)
