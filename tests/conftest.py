@@ -23,3 +23,34 @@ def db_path(tmp_path: Path) -> Path:
     from sandbox_cms.build import fresh_copy
 
     return fresh_copy(tmp_path / "sandbox.db")
+
+
+# -- the web app ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(db_path: Path):
+    """The Flask app over a fresh copy of the default sandbox."""
+    from sandbox_cms.web import create_app
+
+    return create_app(db_path, config={"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def rendered(app):
+    """The templates rendered during a test, with their context."""
+    from flask import template_rendered
+
+    seen: list[tuple[str, dict]] = []
+
+    def record(sender, template, context, **extra):
+        seen.append((template.name, context))
+
+    template_rendered.connect(record, app)
+    yield seen
+    template_rendered.disconnect(record, app)

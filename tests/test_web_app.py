@@ -8,35 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from flask import template_rendered
 
 from sandbox_cms.cli import main as cli
 from sandbox_cms.errors import NotASandbox
 from sandbox_cms.web import create_app
 from sandbox_cms.web.proxy import setup_sandbox_cms
-
-
-@pytest.fixture
-def app(db_path: Path):
-    return create_app(db_path, config={"TESTING": True})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def rendered(app):
-    """The templates rendered during a test, with their context."""
-    seen: list[tuple[str, dict]] = []
-
-    def record(sender, template, context, **extra):
-        seen.append((template.name, context))
-
-    template_rendered.connect(record, app)
-    yield seen
-    template_rendered.disconnect(record, app)
 
 
 def message(response) -> str:

@@ -6,36 +6,10 @@ import re
 import sqlite3
 from pathlib import Path
 
-import pytest
-from flask import template_rendered
-
 from sandbox_cms.cms import open_sandbox
 from sandbox_cms.directory import LIST_COLUMNS, LIST_PURPOSE, PAGE_SIZE
-from sandbox_cms.web import create_app
 
 HOSTILE = '<script>alert("x")</script>'
-
-
-@pytest.fixture
-def app(db_path: Path):
-    return create_app(db_path, config={"TESTING": True})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def rendered(app):
-    seen: list[tuple[str, dict]] = []
-
-    def record(sender, template, context, **extra):
-        seen.append((template.name, context))
-
-    template_rendered.connect(record, app)
-    yield seen
-    template_rendered.disconnect(record, app)
 
 
 def customer(db: Path, customer_id: int) -> dict:

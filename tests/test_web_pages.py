@@ -8,32 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from flask import template_rendered
 
 from sandbox_cms.cms import open_sandbox
 from sandbox_cms.web import create_app
-
-
-@pytest.fixture
-def app(db_path: Path):
-    return create_app(db_path, config={"TESTING": True})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def rendered(app):
-    seen: list[tuple[str, dict]] = []
-
-    def record(sender, template, context, **extra):
-        seen.append((template.name, context))
-
-    template_rendered.connect(record, app)
-    yield seen
-    template_rendered.disconnect(record, app)
 
 
 def token(client, url: str = "/time") -> str:
