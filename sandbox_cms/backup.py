@@ -69,6 +69,8 @@ def backup_database(
     if not source.is_file():
         raise BackupError(f"{source}: no such database")
     dest = Path(dest_dir)
+    if dest.exists() and not dest.is_dir():
+        raise BackupError(f"{dest}: is a file, not a folder; give the folder to back up into")
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -243,3 +243,11 @@ def test_cli_restore_over_a_file_that_is_no_sandbox_keeps_a_copy_of_it(db_path: 
     assert result.exit_code == 1 and "damaged or changed" in result.output
     assert other.read_text() == "more notes\n"
     assert not (tmp_path / "other.db.before-restore").exists()
+
+
+def test_backup_into_a_file_is_refused(cms: Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me\n")
+    with pytest.raises(BackupError, match="is a file, not a folder"):
+        cms.storage.backup(target)
+    assert target.read_text() == "keep me\n" and not cms.audit.entries(action="backup")
