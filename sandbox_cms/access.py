@@ -216,7 +216,7 @@ class Gate:
                     return refusal
                 return _OK
             if action in _SCHEMA_CHANGES:
-                add_violation(("schema", arg1 or "", arg2 or ""))
+                add_violation(("schema", arg1 or "", arg2 or "*"))
                 return refusal
             if action in _ALWAYS_REFUSED:
                 add_violation(("attach", arg1 or "", ""))

@@ -315,3 +315,10 @@ def test_writable_schema_is_refused_in_every_mode(cms, recording, value):
             with pytest.raises(sqlite3.OperationalError, match="may not be modified"):
                 p.execute("UPDATE sqlite_master SET sql = sql WHERE name = 'audit_log'")
         assert sandbox.audit.verify().ok
+
+
+def test_a_refused_schema_change_names_whole_tables(cms):
+    with pytest.raises(PurposeViolation) as refused:
+        cms.connection.execute("DROP TABLE customers")
+    assert "customers.*" in str(refused.value) and "customers.," not in str(refused.value)
+    assert "customers." not in [c for c in refused.value.columns if c.endswith(".")]
