@@ -144,7 +144,22 @@ def append_many(conn: sqlite3.Connection, entries: Iterable[dict[str, Any]]) -> 
 
 
 def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verification:
-    """Walk the chain; name the first entry that was changed, removed or inserted."""
+    """Walk the chain; name the first entry that was changed, removed or inserted.
+
+    The recorded head and the entries are read in one transaction (one snapshot), so an
+    entry appended meanwhile by another connection cannot look like tampering.
+    """
+    own_snapshot = not conn.in_transaction
+    if own_snapshot:
+        conn.execute("BEGIN")
+    try:
+        return _verify(conn, expected_head)
+    finally:
+        if own_snapshot and conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+def _verify(conn: sqlite3.Connection, expected_head: str | None) -> Verification:
     with scope.system(conn, write=False):
         head, count = _head(conn)
         cursor = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq")

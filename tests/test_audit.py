@@ -218,3 +218,26 @@ def test_an_entry_tampered_into_non_json_is_shown_and_filtered_without_a_crash(c
         assert result.exit_code == 0 and result.exception is None, result.output
     broken = runner.invoke(main, ["audit", "verify", "--db", str(db_path)])
     assert broken.exit_code == 1 and "entry 2 was changed" in broken.output
+
+
+def test_an_entry_appended_during_verification_is_not_taken_for_tampering(db_path, monkeypatch):
+    """verify() reads the recorded head and the entries from one snapshot."""
+    _behind_the_back(db_path, "PRAGMA journal_mode = WAL")
+    with open_sandbox(db_path) as checker, open_sandbox(db_path) as writer:
+        _fill(checker, 3)
+        read_head = audit._head
+        appended = []
+
+        def head_then_someone_appends(conn):
+            result = read_head(conn)
+            if conn is not writer.connection and not appended:
+                appended.append(True)
+                writer.audit.append(actor="web", purpose="newsletter", action="read",
+                                    columns=["customers.email"], row_ids=[1])
+            return result
+
+        monkeypatch.setattr(audit, "_head", head_then_someone_appends)
+        verdict = checker.audit.verify()
+        monkeypatch.undo()
+        assert appended and verdict.ok, verdict.message
+        assert checker.audit.verify().entries == verdict.entries + 1
