@@ -1,7 +1,12 @@
 """`sandbox-cms seed` and `sandbox-cms scenarios`: run the command, check the database."""
 
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 
+import pytest
 from click.testing import CliRunner
 
 from sandbox_cms.cli import main
@@ -68,3 +73,23 @@ def test_unusable_paths_get_a_clear_message(tmp_path):
     nested = run("seed", "--customers", "5", "--db", str(blocker / "shop.db"))
     assert nested.exit_code == 1 and "cannot write in" in nested.output
     assert "Traceback" not in nested.output
+
+
+@pytest.mark.slow
+def test_seed_stopped_with_sigterm_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "big.db"
+    code = "import sys; from sandbox_cms.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "seed", "--db", str(target), "--customers", "3000000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.name.endswith(".building") for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the build ended before it could be stopped"
+    time.sleep(1)  # let the worker processes start writing parts
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []  # no database, no temporary file, no parts folder

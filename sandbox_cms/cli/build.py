@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import click
 
@@ -43,7 +47,7 @@ def seed(scenario: str, customers: int | None, seed: int | None, db_path: str, f
     """
     spec = load_scenario(scenario).with_overrides(customers=customers, seed=seed)
     show_bar = sys.stderr.isatty() and spec.customers >= PROGRESS_FROM
-    with click.progressbar(
+    with _stopped_cleanly_by_sigterm(), click.progressbar(
         length=spec.customers, label="customers", file=sys.stderr, hidden=not show_bar
     ) as bar:
         summary = build_sandbox(db_path, spec, force=force, progress=bar.update)
@@ -53,6 +57,23 @@ def seed(scenario: str, customers: int | None, seed: int | None, db_path: str, f
     )
     for table, count in summary.rows.items():
         click.echo(f"  {table:<15} {count:>10,}")
+
+
+@contextlib.contextmanager
+def _stopped_cleanly_by_sigterm() -> Iterator[None]:
+    """Inside: `kill` (SIGTERM) stops the build like Ctrl-C does, so the temporary files go."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()
