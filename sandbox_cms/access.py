@@ -53,12 +53,16 @@ _OK, _DENY = sqlite3.SQLITE_OK, sqlite3.SQLITE_DENY
 _READ, _SELECT = sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT
 _UPDATE, _INSERT, _DELETE = sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_DELETE
 _ALWAYS_REFUSED = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH})
-_PRAGMA = sqlite3.SQLITE_PRAGMA
+_PRAGMA, _ALTER = sqlite3.SQLITE_PRAGMA, sqlite3.SQLITE_ALTER_TABLE
 _SCHEMA_CHANGES = frozenset({
     sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_TEMP_TABLE, sqlite3.SQLITE_DROP_TABLE,
     sqlite3.SQLITE_DROP_TEMP_TABLE, sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_TRIGGER,
     sqlite3.SQLITE_CREATE_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TRIGGER,
     sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE,
+})
+_INDEX_CHANGES = frozenset({
+    sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TEMP_INDEX, sqlite3.SQLITE_DROP_INDEX,
+    sqlite3.SQLITE_DROP_TEMP_INDEX,
 })
 _EMPTY: frozenset[str] = frozenset()
 
@@ -215,8 +219,18 @@ class Gate:
                     add_violation((kind, arg1, "*"))
                     return refusal
                 return _OK
-            if action in _SCHEMA_CHANGES:
-                add_violation(("schema", arg1 or "", arg2 or "*"))
+            if action in _SCHEMA_CHANGES or action in _INDEX_CHANGES:
+                # arg1/arg2: table (and column), index or trigger name and its table, or
+                # database and table (ALTER TABLE)
+                if arg1 in protected or arg2 in protected:
+                    add_violation(("schema", arg1 if arg1 in protected else arg2, "*"))
+                    return _DENY  # record mode too: the CMS's own tables stay as they are
+                if action in _INDEX_CHANGES:
+                    return _OK  # an index copies no data and changes no row
+                if action == _ALTER:
+                    add_violation(("schema", arg2 or "", "*"))  # arg1 is the database
+                else:
+                    add_violation(("schema", arg1 or "", arg2 or "*"))
                 return refusal
             if action in _ALWAYS_REFUSED:
                 add_violation(("attach", arg1 or "", ""))

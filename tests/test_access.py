@@ -322,3 +322,29 @@ def test_a_refused_schema_change_names_whole_tables(cms):
         cms.connection.execute("DROP TABLE customers")
     assert "customers.*" in str(refused.value) and "customers.," not in str(refused.value)
     assert "customers." not in [c for c in refused.value.columns if c.endswith(".")]
+
+
+@pytest.mark.parametrize("sql", [
+    "ALTER TABLE audit_log RENAME TO gone",
+    "ALTER TABLE meta ADD COLUMN x TEXT",
+    "DROP TABLE purposes",
+    "CREATE INDEX audit_by_actor ON audit_log(actor)",
+    "CREATE TRIGGER hide AFTER INSERT ON audit_log BEGIN SELECT 1; END",
+])
+def test_the_cms_own_tables_keep_their_schema_even_in_record_mode(cms, recording, sql):
+    for sandbox in (cms, recording):
+        refused = pytest.raises(PurposeViolation, match="only be changed by the CMS")
+        with sandbox.processing("training") as p, refused:
+            p.execute(sql)
+        assert sandbox.audit.verify().ok
+    with open_sandbox(cms.path) as again:  # still a sandbox
+        assert again.audit.verify().ok
+
+
+def test_an_index_on_a_customer_table_is_no_violation_and_alter_names_the_table(cms):
+    with cms.processing("training") as p:
+        p.execute("CREATE INDEX by_city ON customers(city)")
+        p.execute("DROP INDEX by_city")
+        with pytest.raises(PurposeViolation, match=r"schema \(customers\.\*\)"):
+            p.execute("ALTER TABLE customers RENAME COLUMN email TO mail")
+    assert not cms.audit.entries(action="violation")
