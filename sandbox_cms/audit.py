@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox_cms import scope
+from sandbox_cms.errors import AuditLogDamaged
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
@@ -92,7 +93,14 @@ def _head(conn: sqlite3.Connection) -> tuple[str, int]:
     rows = dict(conn.execute(
         "SELECT key, value FROM meta WHERE key IN (?, ?)", (HEAD_KEY, COUNT_KEY)
     ).fetchall())
-    return rows.get(HEAD_KEY, GENESIS), int(rows.get(COUNT_KEY, 0))
+    count = rows.get(COUNT_KEY, 0)
+    try:
+        return str(rows.get(HEAD_KEY, GENESIS)), int(count)
+    except (TypeError, ValueError):
+        raise AuditLogDamaged(
+            f"the audit log's entry count in meta ({COUNT_KEY} = {str(count)[:40]!r}) was changed"
+            " behind the CMS's back, so no entry can be added or checked; restore a backup"
+        ) from None
 
 
 def append(
@@ -161,7 +169,10 @@ def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verifi
 
 def _verify(conn: sqlite3.Connection, expected_head: str | None) -> Verification:
     with scope.system(conn, write=False):
-        head, count = _head(conn)
+        try:
+            head, count = _head(conn)
+        except AuditLogDamaged as exc:
+            return _broken(0, None, str(exc))
         cursor = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq")
         prev, expected_seq, seen = GENESIS, 1, 0
         for row in cursor:
@@ -179,7 +190,7 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> Verification
                 broken = max(seq - 1, 1)
                 return _broken(seen - 1, broken, f"entry {broken} was rewritten or entry {seq}"
                                f" inserted: entry {seq} does not link to the entry before it")
-            if entry_hash(prev, fields) != digest:
+            if _hash_or_none(prev, fields) != digest:
                 return _broken(seen - 1, seq, f"entry {seq} was changed after it was written"
                                " (its content no longer matches its hash)")
             prev, expected_seq = digest, expected_seq + 1
@@ -195,6 +206,13 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> Verification
     if expected_head is not None and expected_head != head:
         return _broken(seen, None, "the whole log differs from the head you kept")
     return Verification(True, seen, None, f"audit log intact: {seen} entries")
+
+
+def _hash_or_none(prev: str, fields: Sequence[Any]) -> str | None:
+    try:
+        return entry_hash(prev, fields)
+    except (TypeError, ValueError):  # a value the CMS never writes (e.g. bytes)
+        return None
 
 
 def _broken(entries: int, seq: int | None, message: str) -> Verification:

@@ -89,3 +89,7 @@ class ClockError(SandboxError):
 
 class ProcessingError(SandboxError):
     """A processing context or action was misused (nested, closed, bad arguments)."""
+
+
+class AuditLogDamaged(SandboxError):
+    """The audit log's bookkeeping in ``meta`` was changed so that no entry can be chained."""

@@ -241,3 +241,29 @@ def test_an_entry_appended_during_verification_is_not_taken_for_tampering(db_pat
         monkeypatch.undo()
         assert appended and verdict.ok, verdict.message
         assert checker.audit.verify().entries == verdict.entries + 1
+
+
+def test_a_blob_written_into_an_entry_is_a_changed_entry_not_a_crash(cms, db_path):
+    _fill(cms, 3)
+    cms.close()
+    _behind_the_back(db_path, "UPDATE audit_log SET detail = x'00ff' WHERE seq = 2")
+    with open_sandbox(db_path) as again:
+        result = again.audit.verify()
+        assert (result.ok, result.first_broken) == (False, 2)
+        assert "entry 2 was changed" in result.message
+        assert "unreadable" in again.audit.entries()[1].detail
+    shown = CliRunner().invoke(main, ["audit", "show", "--db", str(db_path), "--json"])
+    assert shown.exit_code == 0 and shown.exception is None
+
+
+def test_a_damaged_entry_count_is_named_by_verify_and_stops_new_entries(cms, db_path):
+    _fill(cms, 2)
+    cms.close()
+    _behind_the_back(db_path, "UPDATE meta SET value = 'abc' WHERE key = 'audit_count'")
+    runner = CliRunner()
+    result = runner.invoke(main, ["audit", "verify", "--db", str(db_path)])
+    assert result.exit_code == 1 and "audit_count = 'abc'" in result.output
+    moved = runner.invoke(main, ["clock", "advance", "--db", str(db_path), "--days", "1"])
+    assert moved.exit_code == 1 and moved.output.startswith("Error: the audit log's entry count")
+    with open_sandbox(db_path) as again:
+        assert again.clock.now().isoformat() == "2025-03-01T09:00:00"  # nothing was changed
