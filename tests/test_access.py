@@ -348,3 +348,13 @@ def test_an_index_on_a_customer_table_is_no_violation_and_alter_names_the_table(
         with pytest.raises(PurposeViolation, match=r"schema \(customers\.\*\)"):
             p.execute("ALTER TABLE customers RENAME COLUMN email TO mail")
     assert not cms.audit.entries(action="violation")
+
+
+def test_cli_query_prints_a_blob_as_hex(db_with_view):
+    from click.testing import CliRunner
+
+    from sandbox_cms.cli import main
+
+    result = CliRunner().invoke(main, ["query", "--db", str(db_with_view),
+                                       "SELECT x'00ff' AS b, 1 AS n"])
+    assert result.exit_code == 0 and result.output == '{"b": "x\'00ff\'", "n": 1}\n'

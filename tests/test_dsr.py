@@ -318,3 +318,14 @@ def test_cli_unknown_email_is_a_one_line_error(db_path: Path, command: str) -> N
                                        "nobody@example.com"])
     assert result.exit_code == 1
     assert "no customer with that e-mail" in result.output and "Traceback" not in result.output
+
+
+def test_cli_export_of_a_value_slipped_in_as_a_blob_is_still_json(cms: Sandbox) -> None:
+    cid, _ = _plant(cms)
+    cms.close()
+    with _raw(cms.path) as raw:
+        raw.execute("UPDATE customers SET company = x'00ff' WHERE id = ?", (cid,))
+    result = CliRunner().invoke(main, ["dsr", "export", "--db", str(cms.path), "--email",
+                                       PERSON["email"]])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert json.loads(result.output)["customer"]["company"] == "x'00ff'"

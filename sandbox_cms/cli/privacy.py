@@ -173,7 +173,15 @@ def query(db_path: str, purpose: str | None, mode: str, actor: str, sql: str) ->
         except sqlite3.Error as exc:
             raise click.ClickException(f"the database refused the SQL: {exc}") from None
     for row in rows:
-        click.echo(json.dumps(row, ensure_ascii=False))
+        click.echo(json.dumps(row, ensure_ascii=False, default=_jsonable))
+
+
+
+def _jsonable(value: object) -> str:
+    """JSON for what SQLite can hold but JSON cannot: a BLOB as hex (``"x'00ff'"``)."""
+    if isinstance(value, bytes):
+        return f"x'{value.hex()}'"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 COMMANDS: list[click.Command] = [register, audit, clock, query]

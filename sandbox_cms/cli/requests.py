@@ -49,7 +49,7 @@ def dsr_export(db_path: str, email: str, out: str | None) -> None:
     """Export everything the sandbox holds about one customer, as JSON (art. 15, 20)."""
     with _opened(db_path) as cms:
         data = cms.dsr.export(email)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return
@@ -222,6 +222,14 @@ def locations(db_path: str) -> None:
         else:
             verdict = "lawful" if check.lawful else "NOT LAWFUL"
             click.echo(f"    transfer via {check.mechanism}: {verdict}: {check.reason}")
+
+
+
+def _jsonable(value: object) -> str:
+    """JSON for what SQLite can hold but JSON cannot: a BLOB as hex (``"x'00ff'"``)."""
+    if isinstance(value, bytes):
+        return f"x'{value.hex()}'"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 COMMANDS: list[click.Command] = [dsr, retention, consent, backup, restore, locations]
