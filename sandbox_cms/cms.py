@@ -12,9 +12,11 @@ created on first use.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import json
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Sequence
@@ -257,9 +259,14 @@ def fresh_sandbox(
     mode: str = "enforce",
     path: str | Path | None = None,
 ) -> Sandbox:
-    """A new private copy of a scenario's sandbox (in a temporary folder unless ``path``)."""
+    """A new private copy of a scenario's sandbox.
+
+    Without ``path`` it lives in a temporary folder that is removed when Python exits.
+    """
     from sandbox_cms.build import fresh_copy
 
     if path is None:
-        path = Path(tempfile.mkdtemp(prefix="sandbox-")) / f"{scenario}.db"
+        folder = tempfile.mkdtemp(prefix="sandbox-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone when Python exits
+        path = Path(folder) / f"{scenario}.db"
     return Sandbox(fresh_copy(path, scenario=scenario, customers=customers, seed=seed), mode)

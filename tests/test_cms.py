@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,15 @@ def test_a_register_changed_into_non_json_is_a_clear_error(db_path):
 
     result = CliRunner().invoke(main, ["clock", "show", "--db", str(db_path)])
     assert result.exit_code == 1 and result.output.startswith("Error: the register in this")
+
+
+def test_a_fresh_sandbox_in_a_temporary_folder_is_removed_when_python_exits():
+    import subprocess
+    import sys
+
+    code = ("from sandbox_cms import fresh_sandbox; c = fresh_sandbox(customers=20);"
+            "print(c.path); c.close()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out.endswith("webshop.db")
+    assert not Path(out).parent.exists()
