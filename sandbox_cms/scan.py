@@ -205,6 +205,9 @@ def is_sqlite(path: Path) -> bool:
         return fh.read(16) == SQLITE_HEADER
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
 def scan_path(path: Path) -> Iterator[Finding]:
     """Findings in a CSV, JSON, JSON Lines or SQLite file; ScanError when it is unreadable."""
     path = Path(path)
@@ -216,4 +219,6 @@ def scan_path(path: Path) -> Iterator[Finding]:
         sqlite = is_sqlite(path)
     except OSError as exc:
         raise ScanError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not sqlite and path.suffix.lower() in SQLITE_SUFFIXES:
+        raise ScanError(f"{path}: named like a SQLite database but is not one")
     return scan_sqlite(path) if sqlite else scan_records(path)

@@ -223,3 +223,10 @@ def test_cli_help_names_the_exit_statuses():
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert "0 when clean, 1 when anything is found, 2 when PATH cannot be read" in text
+
+
+def test_a_file_named_like_a_database_that_is_not_one_is_refused(tmp_path):
+    fake = tmp_path / "shop.db"
+    fake.write_text("email\nnot-a-database@example.com\n", encoding="utf-8")
+    with pytest.raises(ScanError, match="named like a SQLite database but is not one"):
+        list(scan_path(fake))
