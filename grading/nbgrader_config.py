@@ -33,6 +33,20 @@ FEEDBACK_PREPROCESSORS = (
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 )
 
+AUTOGRADE_PREPROCESSORS = (
+    "nbgrader.preprocessors.Execute",
+    # Right after execution: a notebook whose learner cells change the grader (replace
+    # grading.check, patch a module) gets every test cell marked failed, with the reason.
+    "grading.preprocessors.FlagGraderTampering",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+)
+"""nbgrader 0.9.6's autograde steps with ours inserted (keep in step with its Autograde)."""
+
 
 def settings(root: Path, source: Path = COURSE_DIR,
              cell_timeout: int = CELL_TIMEOUT) -> dict[str, dict[str, object]]:
@@ -47,6 +61,7 @@ def settings(root: Path, source: Path = COURSE_DIR,
         "Exchange": {"root": str(root / "exchange")},
         "Execute": {"timeout": cell_timeout, "interrupt_on_timeout": True},
         "GenerateFeedback": {"preprocessors": list(FEEDBACK_PREPROCESSORS)},
+        "Autograde": {"autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS)},
         "ClearSolutions": {
             "code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
         },
@@ -59,7 +74,7 @@ def make_config(root: Path, source: Path = COURSE_DIR,
     config = Config()
     for section, values in settings(root, source, cell_timeout).items():
         for key, value in values.items():
-            if key == "preprocessors":
+            if key.endswith("preprocessors"):
                 value = [import_item(name) for name in value]  # converters need classes
             setattr(config[section], key, value)
     return config
@@ -76,7 +91,7 @@ def config_file_text(root: Path, source: Path = COURSE_DIR,
     ]
     for section, values in settings(root, source, cell_timeout).items():
         for key, value in values.items():
-            if key == "preprocessors":
+            if key.endswith("preprocessors"):
                 lines.append(f"c.{section}.{key} = [import_item(n) for n in {value!r}]")
             else:
                 lines.append(f"c.{section}.{key} = {value!r}")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import re
+
+import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+
+from grading.checks import PrincipleViolation
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -26,3 +32,126 @@ class HideHiddenTests(ClearHiddenTests):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
         return cell, resources
+
+
+# --- tampering with the grader -----------------------------------------------------------
+
+FORBIDDEN_NAMES = frozenset({
+    "__import__", "__builtins__", "exec", "eval", "compile", "setattr", "delattr",
+})
+"""Names learner code never needs; each can reach into the grader's own modules."""
+
+FORBIDDEN_MODULES = frozenset({"builtins", "importlib", "ctypes", "gc", "unittest"})
+"""Modules that rewire imports, objects or memory (``unittest.mock`` patches anything)."""
+
+
+def tampering(source: str) -> list[str]:
+    """What in one learner cell's source could change the grader, in plain words.
+
+    The test cells run in the learner's kernel, after the learner's cells; a solution
+    cell that replaces ``grading.check`` (or any attribute of an imported module or
+    class) would make every test pass. Flagged: assigning or deleting an attribute or
+    item of something imported (or an alias of it), ``sys.modules``, the forbidden names
+    and modules above. A cell that does not parse is scanned for those names as words.
+    """
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
+        hits = sorted((FORBIDDEN_NAMES | FORBIDDEN_MODULES | {"modules"}) & words)
+        return [f"uses {name}" for name in hits]
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                imported.add(alias.asname or alias.name.split(".")[0])
+    _add_aliases(tree, imported)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        line = f"line {getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
+                a.name for a in node.names]
+            for name in names:
+                if name.split(".")[0] in FORBIDDEN_MODULES:
+                    found.append(f"{line}: imports {name}")
+        elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            found.append(f"{line}: uses {node.id}")
+        elif isinstance(node, ast.Attribute) and node.attr == "modules" and _root(node) == "sys":
+            found.append(f"{line}: uses sys.modules")
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [
+                node.target]
+            for target in targets:
+                for part in ast.walk(target):
+                    if (isinstance(part, ast.Attribute | ast.Subscript)
+                            and _root(part) in imported):
+                        verb = "deletes" if isinstance(node, ast.Delete) else "replaces"
+                        found.append(f"{line}: {verb} {ast.unparse(part)}")
+                        break
+    return list(dict.fromkeys(found))
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute/item chain starts from: ``a`` in ``a.b[c].d``; through
+    ``getattr(x, ...)`` and ``vars(x)`` to ``x``, but not through other calls (a call's
+    result, like ``sqlite3.connect(...)``, is a new object the learner may change)."""
+    while True:
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "vars") and node.args):
+            node = node.args[0]
+        else:
+            return node.id if isinstance(node, ast.Name) else None
+
+
+def _add_aliases(tree: ast.AST, imported: set[str]) -> None:
+    """Names bound to something imported (``h = grading.harness``) count as imported."""
+    assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
+    changed = True
+    while changed:
+        changed = False
+        for node in assigns:
+            if _root(node.value) in imported:
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id not in imported:
+                        imported.add(target.id)
+                        changed = True
+
+
+class FlagGraderTampering(NbGraderPreprocessor):
+    """Autograde step (after Execute): a notebook whose learner cells could change the
+    grader scores 0 on every test cell, with a message that says which line did what.
+
+    Locked cells are restored from the gradebook before execution, so only the learner's
+    own cells (unlocked or new) are read.
+    """
+
+    def preprocess(
+        self, nb: NotebookNode, resources: ResourcesDict
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        findings = []
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and not meta.get("locked"):
+                where = meta.get("grade_id") or f"cell {index + 1}"
+                findings += [f"{where}, {hit}" for hit in tampering(cell.source)]
+        if not findings:
+            return nb, resources
+        violation = PrincipleViolation(
+            "task",
+            "your notebook changes the grader, so none of its tests count (write your "
+            "function; leave grading, imports and built-ins alone)",
+            findings,
+        )
+        self.log.warning("grader tampering: %s", violation.message)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                cell.outputs = [nbformat.v4.new_output(
+                    "error", ename="PrincipleViolation", evalue=violation.message,
+                    traceback=[f"PrincipleViolation: {violation.message}"],
+                )]
+        return nb, resources

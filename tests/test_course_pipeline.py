@@ -47,6 +47,12 @@ def _submit(room: Classroom, student: str, solution: str | None = None,
     return dest
 
 
+def _delete_test_cells(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    nbformat.write(nb, path)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Release, seven submissions (one unreadable), grade; returns the classroom and results."""
@@ -62,6 +68,9 @@ def graded(tmp_path_factory):
     _submit(room, "dave", (HOSTILE / "mail_everyone.py").read_text(), tests="assert True")
     _submit(room, "erin", (HOSTILE / "rewrite_audit.py").read_text())
     _submit(room, "ivan", (HOSTILE / "endless_loop.py").read_text())
+    _submit(room, "mallory", (HOSTILE / "patch_grader.py").read_text())
+    frank = _submit(room, "frank", (HOSTILE / "mail_everyone.py").read_text())
+    _delete_test_cells(frank / NOTEBOOK)
     broken = room.root / "submitted" / "zed" / ASSIGNMENT
     broken.mkdir(parents=True)
     shutil.copy(HOSTILE / "truncated_notebook.txt", broken / NOTEBOOK)
@@ -84,9 +93,11 @@ def test_release_strips_solutions_and_hidden_tests(graded):
 def test_one_broken_submission_does_not_stop_the_batch(graded):
     _, results = graded
     by_student = {r.student: r for r in results}
-    assert set(by_student) == {"alice", "bob", "carol", "dave", "erin", "ivan", "zed"}
+    graded_ok = {"alice", "bob", "carol", "dave", "erin", "frank", "ivan", "mallory"}
+    assert set(by_student) == graded_ok | {"zed"}
     assert not by_student["zed"].ok and by_student["zed"].error
-    assert all(by_student[s].ok for s in ("alice", "bob", "carol", "dave", "erin", "ivan"))
+    assert "NotJSONError" in by_student["zed"].error
+    assert all(by_student[s].ok for s in graded_ok)
 
 
 def test_scores(graded):
@@ -96,6 +107,23 @@ def test_scores(graded):
     assert scores["bob"] == (0.0, 2.0)    # empty: NotImplementedError
     assert scores["carol"] == (0.0, 2.0)  # wrong: mails customers without consent
     assert scores["ivan"] == (0.0, 2.0)   # an endless loop, stopped by c.Execute.timeout
+
+
+def test_a_submission_that_patches_the_grader_scores_zero_and_says_why(graded):
+    room, _ = graded
+    # mallory's wrong solution replaced grading.harness._grade so every check "passes"
+    assert room.cell_scores(ASSIGNMENT, "mallory") == {"test_visible": 0.0,
+                                                       "test_hidden": 0.0}
+    autograded = room.root / "autograded" / "mallory" / ASSIGNMENT / NOTEBOOK
+    tests = _cells(nbformat.read(autograded, as_version=4))["test_visible"]
+    assert "changes the grader" in _error_text(tests)
+    assert "send_newsletter, line 13: replaces _h._grade" in _error_text(tests)
+
+
+def test_deleted_test_cells_score_zero(graded):
+    room, _ = graded
+    scores = {s.student: s for s in room.scores()}
+    assert (scores["frank"].score, scores["frank"].max_score) == (0.0, 2.0)
 
 
 def test_an_endless_loop_is_stopped_by_the_cell_timeout(graded):
