@@ -184,7 +184,9 @@ EXERCISE = register(Exercise(
         "at dest with the production schema, `customers` fictitious customers of the same "
         "shop, and not one value from production; it returns dest."
     ),
-    checks=(same_schema, realistic_shape, nothing_from_production, recognisably_fictitious),
+    # production values before shape: a copy of production is told it is one, whatever
+    # its size
+    checks=(same_schema, nothing_from_production, realistic_shape, recognisably_fictitious),
     points=3,
     returns=(str, Path),
     visible=Variant(scenario="webshop", seed=20140301, customers=300),
