@@ -1,0 +1,226 @@
+"""Exercise 03-consent-forms: judge checkout designs against the rules for valid consent.
+
+The learner writes ``review_forms(cms, forms) -> {form id: set of problem codes}`` for the
+consent to share buyer details with the anti-piracy foundation (``antipiracy_sharing``).
+A form is plain data (its boxes, whether a box is pre-ticked or required, what its text
+tells, whether the terms mention the sharing, how a buyer withdraws). The reference
+verdict follows art. 4(11), 7 GDPR and EDPB Guidelines 05/2020; four problem codes are the
+consent methods of ``datasets/policy/consent_rules.toml`` and carry its reasons, two are
+about the form as a whole (informed, para 64; withdrawal as easy as consent, 7(3)).
+The forms are generated from the variant's seed, so each variant has other forms.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from grading.checks import PrincipleViolation, check_type
+from grading.harness import Attempt, Exercise, Variant, register
+from sandbox_cms.consent import load_methods
+
+EXERCISE_ID = "03-consent-forms"
+PURPOSE = "antipiracy_sharing"
+MUST_TELL = ("controller", "purpose", "data", "withdrawal")
+EASY_WITHDRAWAL = ("account", "email_link")
+
+# problem code -> (article the grade cites, why; None = the reason in consent_rules.toml)
+PROBLEMS: dict[str, tuple[str, str | None]] = {
+    "pre_ticked": ("art. 4(11) GDPR, recital 32; EDPB Guidelines 05/2020 para 79", None),
+    "bundled_terms": ("art. 7(2) GDPR, recital 42; EDPB Guidelines 05/2020 para 81", None),
+    "bundled_purposes": ("art. 6(1)(a) GDPR, recital 43; EDPB Guidelines 05/2020 paras 42-44",
+                         None),
+    "required_for_checkout": ("art. 7(4) GDPR, recital 43; EDPB Guidelines 05/2020 "
+                              "paras 26-37", None),
+    "not_informed": ("art. 4(11), 7(3) GDPR; EDPB Guidelines 05/2020 para 64",
+                     "consent must be informed: the text must name the controller, the "
+                     "purpose, the data and the right to withdraw"),
+    "hard_to_withdraw": ("art. 7(3) GDPR; EDPB Guidelines 05/2020 paras 114-123",
+                         "withdrawing must be as easy as giving consent: a click at checkout "
+                         "cannot be undone only by letter or phone"),
+}
+CODES = tuple(PROBLEMS)
+
+WITHDRAW_TEXT = {
+    "account": "withdraw at any time in your account",
+    "email_link": "withdraw at any time with the link in every order e-mail",
+    "letter": "withdraw by sending a signed letter to our office",
+    "phone": "withdraw by calling customer service on working days",
+}
+
+
+def sharing_text(tells: list[str], withdraw_via: str = "account", required: bool = False,
+                 bundled: bool = False) -> str:
+    """The sharing box's text, telling exactly the items in ``tells``."""
+    who = "Leesgraag B.V. may pass" if "controller" in tells else "We may pass"
+    what = "your name, e-mail address and order number" if "data" in tells else "your details"
+    why = ("if a copy of a book you bought turns up on an illegal download site"
+           if "purpose" in tells else "where this is useful")
+    text = f"{who} {what} to the anti-piracy foundation {why}."
+    if bundled:
+        text += " And send me the Leesgraag newsletter."
+    if required:
+        text += " (Required to complete your order.)"
+    else:
+        text += " You can buy without agreeing."
+    if "withdrawal" in tells:
+        text += f" You can {WITHDRAW_TEXT[withdraw_via]}."
+    return text
+
+
+NEWSLETTER_BOX = {"text": "Send me the Leesgraag newsletter.", "purposes": ["newsletter"],
+                  "pre_ticked": False, "required": False,
+                  "tells": ["controller", "purpose", "withdrawal"]}
+
+
+def why(code: str) -> str:
+    """The plain reason a form with this problem gives no valid consent."""
+    reason = PROBLEMS[code][1]
+    return reason if reason is not None else load_methods()[code].reason
+
+
+def _valid_form() -> dict[str, Any]:
+    return {
+        "boxes": [{"text": "", "purposes": [PURPOSE], "pre_ticked": False,
+                   "required": False, "tells": list(MUST_TELL)}],
+        "terms_mention_sharing": False,
+        "withdraw_via": "account",
+    }
+
+
+def _with(problem: str, form: dict[str, Any], rng: random.Random) -> None:
+    """Give ``form`` one problem (in place)."""
+    box = form["boxes"][0]
+    if problem == "pre_ticked":
+        box["pre_ticked"] = True
+    elif problem == "bundled_terms":
+        form["boxes"].pop(0)
+        form["terms_mention_sharing"] = True
+    elif problem == "bundled_purposes":
+        box["purposes"] = [PURPOSE, "newsletter"]
+    elif problem == "required_for_checkout":
+        box["required"] = True
+    elif problem == "not_informed":
+        missing = rng.choice(MUST_TELL)
+        box["tells"] = [t for t in MUST_TELL if t != missing]
+    elif problem == "hard_to_withdraw":
+        form["withdraw_via"] = rng.choice(["letter", "phone"])
+
+
+# Problems that can share one form (bundled_terms removes the box, so it stands alone).
+PAIRS = (("pre_ticked", "required_for_checkout"), ("bundled_purposes", "not_informed"),
+         ("pre_ticked", "hard_to_withdraw"), ("required_for_checkout", "not_informed"))
+
+
+def make_forms(seed: int) -> list[dict[str, Any]]:
+    """Forms for one variant: two valid ones, each problem alone, two with two problems,
+    in a seeded order; a newsletter box appears on some as a distraction."""
+    rng = random.Random(f"consent-forms-{seed}")
+    designs: list[tuple[str, ...]] = [(), (), *((c,) for c in CODES), *rng.sample(PAIRS, 2)]
+    rng.shuffle(designs)
+    forms = []
+    for n, problems in enumerate(designs, start=1):
+        form = _valid_form()
+        for problem in problems:
+            _with(problem, form, rng)
+        for box in form["boxes"]:
+            box["text"] = sharing_text(box["tells"], form["withdraw_via"], box["required"],
+                                       len(box["purposes"]) > 1)
+        if rng.random() < 0.5:
+            form["boxes"].append(copy.deepcopy(NEWSLETTER_BOX))
+        forms.append({"id": f"F{n}", **form})
+    return forms
+
+
+def verdict(form: Mapping[str, Any]) -> set[str]:
+    """The reference: which problems keep this form from giving valid sharing consent."""
+    problems = set()
+    boxes = [b for b in form["boxes"] if PURPOSE in b["purposes"]]
+    if not boxes and form.get("terms_mention_sharing"):
+        problems.add("bundled_terms")
+    for box in boxes:
+        if box["pre_ticked"]:
+            problems.add("pre_ticked")
+        if len(box["purposes"]) > 1:
+            problems.add("bundled_purposes")
+        if box["required"]:
+            problems.add("required_for_checkout")
+        if not set(MUST_TELL) <= set(box["tells"]):
+            problems.add("not_informed")
+    if form["withdraw_via"] not in EASY_WITHDRAWAL:
+        problems.add("hard_to_withdraw")
+    return problems
+
+
+def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
+    forms = make_forms(variant.seed or 0)
+    return {"forms": forms}
+
+
+def expect(attempt: Attempt) -> dict[str, set[str]]:
+    return {f["id"]: verdict(f) for f in attempt.context["forms"]}
+
+
+def answer_is_well_formed(attempt: Attempt) -> None:
+    """A dict with every form id, each mapped to a collection of known problem codes."""
+    result = attempt.result
+    check_type(result, dict, "the return value")
+    missing = sorted(set(attempt.expected) - set(result), key=lambda f: int(f[1:]))
+    if missing:
+        raise PrincipleViolation("task", f"give a verdict for every form; missing: "
+                                 f"{', '.join(map(str, missing))}")
+    for form_id, codes in result.items():
+        if not isinstance(codes, (set, frozenset, list, tuple)):
+            raise PrincipleViolation(
+                "task", f"form {form_id}: give a set of problem codes (an empty set when the "
+                f"form is valid), not {type(codes).__name__}")
+        unknown = sorted({str(c) for c in codes} - set(CODES))
+        if unknown:
+            raise PrincipleViolation(
+                "task", f"form {form_id}: unknown problem code {unknown[0]!r} (use "
+                f"{', '.join(CODES)})")
+
+
+def _forms(n: int) -> str:
+    return "1 form has" if n == 1 else f"{n} forms have"
+
+
+def verdicts_match(attempt: Attempt) -> None:
+    """Each form's problems, rule by rule: the first rule with a mistake is the grade."""
+    result = {k: set(v) for k, v in attempt.result.items()}
+    for code in CODES:
+        missed = [f for f, codes in attempt.expected.items()
+                  if code in codes and code not in result.get(f, set())]
+        invented = [f for f, codes in attempt.expected.items()
+                    if code not in codes and code in result.get(f, set())]
+        if missed:
+            raise PrincipleViolation(
+                "consent", f"{_forms(len(missed))} the problem '{code}' that you did not "
+                f"flag ({why(code)})", [f"form {f}" for f in missed],
+                article=PROBLEMS[code][0])
+        if invented:
+            raise PrincipleViolation(
+                "consent", f"you flagged '{code}' on {len(invented)} form(s) that do not have "
+                "it; a valid consent wrongly thrown away is a lost consent, and the shop must "
+                "be able to tell valid from invalid", [f"form {f}" for f in invented],
+                article=PROBLEMS[code][0])
+
+
+EXERCISE = register(Exercise(
+    id=EXERCISE_ID,
+    title="Which checkout designs give valid consent to share with the foundation?",
+    principles=("consent",),
+    task=(
+        "review_forms(cms, forms) returns {form id: set of problem codes} for the consent "
+        "to antipiracy_sharing; an empty set means the form gives valid consent."
+    ),
+    checks=(answer_is_well_formed, verdicts_match),
+    points=3,
+    visible=Variant(scenario="ebooks", seed=20130927, customers=50),
+    hidden=Variant(scenario="ebooks", seed=116, customers=50),
+    prepare=prepare,
+    expect=expect,
+    arguments=lambda attempt: (copy.deepcopy(attempt.context["forms"]),),
+))
