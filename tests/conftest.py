@@ -25,6 +25,15 @@ def db_path(tmp_path: Path) -> Path:
     return fresh_copy(tmp_path / "sandbox.db")
 
 
+@pytest.fixture
+def cms(db_path: Path):
+    """The default sandbox opened through the CMS (enforce mode); closed afterwards."""
+    from sandbox_cms import open_sandbox
+
+    with open_sandbox(db_path) as sandbox:
+        yield sandbox
+
+
 # -- the web app ---------------------------------------------------------------------------
 
 

@@ -11,12 +11,6 @@ from sandbox_cms.errors import ProcessingError, PurposeViolation, UnknownCustome
 
 
 @pytest.fixture
-def cms(db_path):
-    with open_sandbox(db_path) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
 def recording(db_path):
     with open_sandbox(db_path, mode="record") as sandbox:
         yield sandbox

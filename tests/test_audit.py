@@ -12,12 +12,6 @@ from sandbox_cms.cli import main
 from sandbox_cms.errors import PurposeViolation
 
 
-@pytest.fixture
-def cms(db_path):
-    with open_sandbox(db_path) as sandbox:
-        yield sandbox
-
-
 def _fill(cms, n: int = 5) -> None:
     for i in range(1, n + 1):
         cms.audit.append(actor="test", purpose="newsletter", action="read", table="customers",

@@ -18,13 +18,6 @@ from sandbox_cms.cms import Sandbox, open_sandbox
 from sandbox_cms.errors import BackupError, LocationError, UnknownCustomer
 
 
-@pytest.fixture
-def cms(db_path: Path) -> Sandbox:
-    sandbox = open_sandbox(db_path)
-    yield sandbox
-    sandbox.close()
-
-
 @contextlib.contextmanager
 def _raw(path: Path) -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(path)

@@ -12,12 +12,6 @@ from sandbox_cms.cli import main
 from sandbox_cms.errors import ClockError
 
 
-@pytest.fixture
-def cms(db_path):
-    with open_sandbox(db_path) as sandbox:
-        yield sandbox
-
-
 def test_the_clock_starts_at_the_scenarios_now(cms):
     assert cms.clock.now() == dt.datetime(2025, 3, 1, 9, 0)
 

@@ -18,13 +18,6 @@ from sandbox_cms.errors import ConsentRefused, UnknownCustomer, UnknownPurpose
 
 
 @pytest.fixture
-def cms(db_path: Path) -> Sandbox:
-    sandbox = open_sandbox(db_path)
-    yield sandbox
-    sandbox.close()
-
-
-@pytest.fixture
 def ebooks(tmp_path: Path) -> Sandbox:
     """The e-book shop: it asks for two consents (newsletter, anti-piracy sharing)."""
     sandbox = open_sandbox(fresh_copy(tmp_path / "ebooks.db", scenario="ebooks"))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from sandbox_cms.cms import open_sandbox
 from sandbox_cms.customer_record import (
     CustomerNotFound,
     RecordRefused,
@@ -15,12 +12,6 @@ from sandbox_cms.customer_record import (
     purpose_columns,
 )
 from sandbox_cms.errors import UnknownPurpose
-
-
-@pytest.fixture
-def cms(db_path: Path):
-    with open_sandbox(db_path) as sandbox:
-        yield sandbox
 
 
 def test_columns_follow_the_register(cms):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from sandbox_cms.cms import open_sandbox
 from sandbox_cms.directory import (
     LIST_PURPOSE,
     SearchTooLong,
@@ -14,12 +11,6 @@ from sandbox_cms.directory import (
     list_customers,
     prefix_bounds,
 )
-
-
-@pytest.fixture
-def cms(db_path: Path):
-    with open_sandbox(db_path) as sandbox:
-        yield sandbox
 
 
 def test_prefix_bounds_cover_exactly_the_prefix():

@@ -32,13 +32,6 @@ IDENTIFYING = ["Quirijn", "Xylofoonberg", "quirijn.xylo@example.test", "99887766
                "Zebrastraat", "9999 ZZ", PERSON["iban"], "Qwertystad"]
 
 
-@pytest.fixture
-def cms(db_path: Path) -> Sandbox:
-    sandbox = open_sandbox(db_path)
-    yield sandbox
-    sandbox.close()
-
-
 @contextlib.contextmanager
 def _raw(path: Path) -> Iterator[sqlite3.Connection]:
     """A plain connection beside the CMS (no purpose gate), committed and closed after."""

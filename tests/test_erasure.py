@@ -9,17 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cms.cms import Sandbox, open_sandbox
+from sandbox_cms.cms import Sandbox
 from sandbox_cms.erasure import BATCH, InvoiceRule, ProcessingDb, erase_customers
 from sandbox_cms.moments import add_days, to_iso
 from sandbox_cms.scope import transaction
-
-
-@pytest.fixture
-def cms(db_path: Path) -> Sandbox:
-    sandbox = open_sandbox(db_path)
-    yield sandbox
-    sandbox.close()
 
 
 @contextlib.contextmanager

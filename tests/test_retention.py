@@ -19,13 +19,6 @@ from sandbox_cms.retention import RULES_FILE, load_rules
 INVOICE_DAYS = 2557
 
 
-@pytest.fixture
-def cms(db_path: Path) -> Sandbox:
-    sandbox = open_sandbox(db_path)
-    yield sandbox
-    sandbox.close()
-
-
 @contextlib.contextmanager
 def _raw(cms: Sandbox) -> Iterator[sqlite3.Connection]:
     """A plain connection beside the CMS (no purpose gate), committed and closed after."""
