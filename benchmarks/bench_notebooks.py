@@ -38,6 +38,9 @@ SOLUTIONS = {
     "01-training-set": ("01-training-data", "m01-ex1-solution", "make_training_set"),
     "01-real-looking": ("01-training-data", "m01-ex2-solution", "find_real_looking"),
     "01-minimal-extract": ("01-training-data", "m01-ex3-solution", "extract_for_bug"),
+    "03-share-with-foundation": ("03-consent-sharing", "m03-ex1-solution",
+                                 "share_with_foundation"),
+    "03-consent-forms": ("03-consent-sharing", "m03-ex2-solution", "review_forms"),
 }
 
 
