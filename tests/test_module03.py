@@ -280,7 +280,7 @@ def test_every_legal_claim_cell_cites_an_article() -> None:
     law = cell(nb, "m03-law").source
     for cited in ("art. 8(a)", "art. 8(f)", "6(1)(a)", "4(11)", "7(1)", "7(3)", "7(4)",
                   "6(1)(f)", "recital 47", "para 79", "para 81", "para 64",
-                  "Aanhangsel Handelingen II 2013–2014, nr. 116", "unverified"):
+                  "Aanhangsel Handelingen TK 2013–2014, nr. 116", "unverified"):
         assert cited in law, cited
     assert "gerechtvaardigd belang" in cell(nb, "m03-story").source
 
