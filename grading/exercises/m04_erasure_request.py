@@ -1,0 +1,322 @@
+"""Exercise 04-erasure-request: carry out one erasure request by hand, and say what stays.
+
+The setup picks a customer of the trampoline shop and makes sure their file has every kind
+of data an erasure touches: an invoice older than the seven-year tax period, a recent order
+with an invoice (and a trampoline under warranty), a newsletter consent and a newsletter
+they received. The learner writes ``erase_customer(cms, email) -> dict``: under the purpose
+``dsr_erasure`` (as the shop's privacy desk, not as ``cms.dsr.erase``, the reference), it
+erases the person and returns ``{invoice id: reason}`` for every invoice it had to keep.
+
+Checked, in order: the e-mail address is gone (art. 17(1)); no unkeyed hash of it is left
+(pseudonymised data is still personal, art. 4(5), recital 26); the customer row is gone
+(a flag is not erasure); no row still carries the customer's id (linkability, WP29 Opinion
+05/2014); the invoices under the tax duty are kept unchanged (art. 17(3)(b), AWR art. 52(4));
+the expired invoice is gone (17(1)); nobody else was touched; the report lists exactly the
+kept invoices with the exception that keeps them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from grading import engine
+from grading.checks import PrincipleViolation
+from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
+
+EXERCISE_ID = "04-erasure-request"
+PURPOSE = "dsr_erasure"
+LINKED_TABLES = ("orders", "invoices", "consent_events", "mailing_recipients", "disclosures",
+                 "dsr_requests")
+KEPT_INVOICE_COLUMNS = ("number", "issued_at", "billing_name", "billing_street",
+                        "billing_postcode", "billing_city", "amount_cents", "vat_cents")
+HASHES = (hashlib.md5, hashlib.sha1, hashlib.sha256, hashlib.sha512)
+HASH_PREFIX = 16  # a hash cut to 16 hex digits is still the hash
+EXCEPTION = "17(3)(b)"
+
+
+# --- shared with 04-retention-job ------------------------------------------------------
+
+
+def reference_actions(attempt: Attempt, actor: str, actions: Iterable[str],
+                      what: str) -> None:
+    """The learner did the work themselves: the reference mechanism (``actor``) did not act."""
+    used = [e for e in attempt.learner_entries(actor=actor) if e.get("action") in set(actions)]
+    if used:
+        raise PrincipleViolation(
+            "task", f"{what} is the reference the grader compares with; write the job "
+            "yourself (the audit log shows it ran: entry "
+            f"{used[0].get('seq')}, actor {actor!r})")
+
+
+def rows_linked_to(attempt: Attempt, customer_ids: set[int]) -> list[str]:
+    """Rows of other tables that still carry one of ``customer_ids`` (plain descriptions)."""
+    found = []
+    marks = ", ".join("?" * len(customer_ids))
+    for table in LINKED_TABLES:
+        key = "mailing_id" if table == "mailing_recipients" else "id"
+        for row in attempt.query(
+            f"SELECT {key} AS row_id, customer_id FROM {table}"  # noqa: S608 - fixed names
+            f" WHERE customer_id IN ({marks}) ORDER BY customer_id, {key}",
+            sorted(customer_ids),
+        ):
+            found.append(f"{table} row {row['row_id']} still carries customer id "
+                         f"{row['customer_id']}")
+    return found
+
+
+def text_values(attempt: Attempt) -> Iterable[tuple[str, Any, str]]:
+    """(table.column, rowid, value) for every text value in the sandbox but the audit log."""
+    tables = [r["name"] for r in attempt.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND name != 'audit_log'")]
+    for table in tables:
+        columns = [r["name"] for r in attempt.query(f'PRAGMA table_info("{table}")')]
+        for row in attempt.query(f'SELECT rowid AS _r, * FROM "{table}"'):  # noqa: S608
+            for column in columns:
+                value = row.get(column)
+                if isinstance(value, str):
+                    yield f"{table}.{column}", row["_r"], value
+
+
+# --- setup ---------------------------------------------------------------------------
+
+
+def plant_file(db_path: str, seed: int) -> dict[str, Any]:
+    """Pick a customer with an invoice past the tax period and give them a recent order with
+    invoice, a newsletter consent and a newsletter received; return who it is."""
+    rng = random.Random(f"erasure-{seed}")
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            now = dt.datetime.fromisoformat(
+                conn.execute("SELECT value FROM meta WHERE key = 'clock_now'").fetchone()[0])
+            period = conn.execute(
+                "SELECT period_days FROM retention_rules WHERE category = 'invoice'").fetchone()[0]
+            cutoff = (now - dt.timedelta(days=period)).isoformat()
+            candidates = [r[0] for r in conn.execute(
+                "SELECT DISTINCT i.customer_id FROM invoices AS i"
+                " JOIN customers AS c ON c.id = i.customer_id"
+                " WHERE i.issued_at <= ? AND c.closed_at IS NULL ORDER BY i.customer_id",
+                (cutoff,))]
+            if not candidates:
+                raise ValueError("no customer with an invoice past the tax period: "
+                                 "set the variant's clock later")
+            cid = rng.choice(candidates)
+            first, last, email, street, number, postcode, city = conn.execute(
+                "SELECT first_name, last_name, email, street, house_number, postcode, city"
+                " FROM customers WHERE id = ?", (cid,)).fetchone()
+            ordered = now - dt.timedelta(days=rng.randrange(60, 300))
+            product_id, price = conn.execute(
+                "SELECT id, price_cents FROM products WHERE warranty_months >= 24"
+                " ORDER BY id LIMIT 1").fetchone()
+            order_id = conn.execute(
+                "INSERT INTO orders (customer_id, ordered_at, status, total_cents,"
+                " provenance_id) VALUES (?, ?, 'delivered', ?, 1)",
+                (cid, ordered.isoformat(timespec="seconds"), price)).lastrowid
+            conn.execute(
+                "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)"
+                " VALUES (?, ?, 1, ?)", (order_id, product_id, price))
+            conn.execute(
+                "INSERT INTO invoices (number, order_id, customer_id, issued_at, billing_name,"
+                " billing_street, billing_postcode, billing_city, amount_cents, vat_cents,"
+                " provenance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (f"ER-{seed % 10000:04d}-{order_id}", order_id, cid, ordered.date().isoformat(),
+                 f"{first} {last}", f"{street} {number}", postcode, city, price,
+                 round(price * 21 / 121)))
+            if not conn.execute("SELECT 1 FROM consent_events WHERE customer_id = ? AND"
+                                " purpose = 'newsletter'", (cid,)).fetchone():
+                conn.execute(
+                    "INSERT INTO consent_events (customer_id, purpose, event, at, text_version,"
+                    " method, channel, provenance_id) VALUES (?, 'newsletter', 'granted', ?,"
+                    " 'newsletter-v2', 'separate_checkbox', 'checkout', 1)",
+                    (cid, ordered.isoformat(timespec="seconds")))
+            mailing = conn.execute(
+                "INSERT INTO mailings (purpose, subject, sent_at) VALUES ('newsletter',"
+                " 'New trampolines for spring', ?)",
+                ((now - dt.timedelta(days=30)).isoformat(timespec="seconds"),)).lastrowid
+            conn.execute("INSERT INTO mailing_recipients (mailing_id, customer_id) VALUES (?, ?)",
+                         (mailing, cid))
+    finally:
+        conn.close()
+    return {"customer_id": cid, "email": email, "cutoff": cutoff}
+
+
+def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
+    return plant_file(str(cms.path), variant.seed or 0)
+
+
+def expect(attempt: Attempt) -> dict[str, Any]:
+    """The customer's invoices split by the tax duty, the kept ones as issued, the others."""
+    cms, cid = attempt.cms, attempt.context["customer_id"]
+    duty = engine.invoices_under_duty(cms)
+    invoices = engine.read(cms, "SELECT * FROM invoices WHERE customer_id = ?", (cid,))
+    return {
+        "kept": {r["id"]: r for r in invoices if r["id"] in duty},
+        "expired": {r["id"] for r in invoices if r["id"] not in duty},
+        "others": engine.existing_ids(cms, "customers") - {cid},
+    }
+
+
+def _arguments(attempt: Attempt) -> tuple[str]:
+    return (attempt.context["email"],)
+
+
+# --- checks --------------------------------------------------------------------------
+
+
+def did_it_by_hand(attempt: Attempt) -> None:
+    """cms.dsr.erase is the reference; the learner writes the erasure."""
+    reference_actions(attempt, "dsr", ("erase",), "cms.dsr.erase")
+
+
+def email_gone(attempt: Attempt) -> None:
+    """The e-mail address is nowhere in the sandbox (art. 17(1))."""
+    email = attempt.context["email"].strip().lower()
+    found = [f"{where} (row {rowid})" for where, rowid, value in text_values(attempt)
+             if _contains_address(value, email)]
+    if found:
+        raise PrincipleViolation(
+            "erasure", f"the e-mail address {attempt.context['email']} is still in the "
+            "sandbox: erasure means it is gone, not hidden or marked", found)
+
+
+def _contains_address(value: str, email: str) -> bool:
+    """Whether ``value`` holds ``email`` (a longer address that merely contains it does not)."""
+    text = value.strip().lower()
+    if text == email:
+        return True
+    return email in text and not (text.count("@") == 1 and " " not in text)
+
+
+def no_hash_of_email(attempt: Attempt) -> None:
+    """No unkeyed hash of the e-mail stands in for it (pseudonymisation is not erasure)."""
+    email = attempt.context["email"].strip()
+    digests = {make(v.encode()).hexdigest()[:HASH_PREFIX]
+               for make in HASHES for v in {email, email.lower()}}
+    found = [f"{where} (row {rowid}) holds a hash of the e-mail address"
+             for where, rowid, value in text_values(attempt)
+             if any(d in value.lower() for d in digests)]
+    if found:
+        raise PrincipleViolation(
+            "anonymisation", "a hash of the e-mail address is pseudonymised data, still "
+            "personal data: anyone with the address can hash it and find the customer "
+            "(singling out, linkability)", found)
+
+
+def customer_row_gone(attempt: Attempt) -> None:
+    """The customer row is deleted, not flagged or blanked."""
+    cid = attempt.context["customer_id"]
+    rows = attempt.query("SELECT id, first_name, closed_at FROM customers WHERE id = ?", (cid,))
+    if rows:
+        row = rows[0]
+        how = ("closed_at is set" if row["closed_at"] else f"first_name is {row['first_name']!r}")
+        raise PrincipleViolation(
+            "erasure", f"customer {cid} is still in the customers table ({how}); a flag or "
+            "a blanked field hides the person from the shop's screens but keeps them in the "
+            "database, the backups and any leak")
+
+
+def nothing_links_back(attempt: Attempt) -> None:
+    """No order, invoice, consent, receipt or request still carries the customer's id."""
+    cid = attempt.context["customer_id"]
+    found = rows_linked_to(attempt, {cid})
+    if found:
+        raise PrincipleViolation(
+            "anonymisation", f"rows still carry customer id {cid}: the kept invoice names "
+            "the person, so the id links their whole history back to them (WP29 Opinion "
+            "05/2014: linkability)", found)
+
+
+def invoices_kept_as_issued(attempt: Attempt) -> None:
+    """Every invoice under the tax duty is still there, with what it said when issued."""
+    kept = attempt.expected["kept"]
+    now = {r["id"]: r for r in attempt.query(
+        f"SELECT * FROM invoices WHERE id IN ({', '.join('?' * len(kept))})", sorted(kept))}
+    problems = []
+    for invoice_id, before in sorted(kept.items()):
+        after = now.get(invoice_id)
+        if after is None:
+            problems.append(f"invoice {invoice_id} ({before['number']}, issued "
+                            f"{before['issued_at'][:10]}) was deleted")
+            continue
+        changed = [c for c in KEPT_INVOICE_COLUMNS if after[c] != before[c]]
+        if changed:
+            problems.append(f"invoice {invoice_id} was changed ({', '.join(changed)}): the "
+                            "administration must keep the invoice as it was issued")
+    if problems:
+        raise PrincipleViolation(
+            "legal_retention", "the tax duty (AWR art. 52(4), BW 2:10(3): seven years) keeps "
+            "these invoices, and erasure does not reach them", problems)
+
+
+def expired_invoices_gone(attempt: Attempt) -> None:
+    """Invoices past the seven years are no longer covered by the exception: they go."""
+    expired = attempt.expected["expired"]
+    left = attempt.query(
+        f"SELECT id, issued_at FROM invoices WHERE id IN ({', '.join('?' * len(expired))})",
+        sorted(expired))
+    if left:
+        raise PrincipleViolation(
+            "erasure", "the exception of art. 17(3)(b) covers only what the law still "
+            "requires; these invoices are past the seven-year tax period",
+            [f"invoice {r['id']} issued {r['issued_at'][:10]} is still there" for r in left])
+
+
+def others_untouched(attempt: Attempt) -> None:
+    """Only the person who asked was erased."""
+    missing = attempt.expected["others"] - engine.existing_ids(attempt.cms, "customers")
+    if missing:
+        raise PrincipleViolation(
+            "task", f"{len(missing)} other customers disappeared (ids "
+            f"{', '.join(map(str, sorted(missing)[:5]))}); erase only the person who asked")
+
+
+def report_names_what_stays(attempt: Attempt) -> None:
+    """The answer lists every kept invoice, and only those, with the exception that keeps it."""
+    report = attempt.result
+    bad = [k for k in report if isinstance(k, bool) or not isinstance(k, int)]
+    if bad:
+        raise PrincipleViolation(
+            "task", f"the keys of your report must be invoice ids (integers), not {bad[0]!r}")
+    kept = set(attempt.expected["kept"])
+    if set(report) != kept:
+        raise PrincipleViolation(
+            "task", f"your report lists invoices {sorted(report)}, but the invoices kept "
+            f"under the tax duty are {sorted(kept)}")
+    vague = [f"invoice {k}: {str(v)[:60]!r}" for k, v in sorted(report.items())
+             if not isinstance(v, str) or EXCEPTION not in v]
+    if vague:
+        raise PrincipleViolation(
+            "legal_retention", "tell the person why each invoice stays: name the exception "
+            "of art. 17(3)(b) (a legal obligation: the seven-year tax duty)", vague)
+
+
+EXERCISE = register(Exercise(
+    id=EXERCISE_ID,
+    title="Carry out an erasure request by hand: what goes, what stays and why",
+    principles=("erasure", "anonymisation", "legal_retention", "purpose_limitation"),
+    task=(
+        "erase_customer(cms, email) erases the customer with that e-mail address under the "
+        "purpose 'dsr_erasure' (actor 'privacy-desk'): everything goes except the invoices "
+        "under the seven-year tax duty, which stay as issued but unlinked; it returns "
+        "{invoice id: reason} for the invoices it kept."
+    ),
+    checks=(learner_stayed_in_purpose, did_it_by_hand, email_gone, no_hash_of_email,
+            customer_row_gone, nothing_links_back, invoices_kept_as_issued,
+            expired_invoices_gone, others_untouched, report_names_what_stays),
+    points=4,
+    purpose=PURPOSE,
+    returns=dict,
+    visible=Variant(scenario="webshop", seed=20140301, customers=300,
+                    now=dt.datetime(2026, 9, 15, 9, 0)),
+    hidden=Variant(scenario="webshop", seed=4242, customers=300,
+                   now=dt.datetime(2027, 6, 1, 9, 0)),
+    prepare=prepare,
+    expect=expect,
+    arguments=_arguments,
+))

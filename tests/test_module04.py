@@ -1,0 +1,279 @@
+"""Module 04 (retention after the sale): every graded exercise proven.
+
+- the reference solutions (taken from the source notebook) pass the visible and hidden test;
+- plausible wrong answers (tests/fixtures/wrong_answers/m04_*.py) fail naming the right
+  principle: a soft-delete flag, a hashed e-mail, deleting the invoices, leaving the id
+  behind, forgetting the warranty or the newsletter, calling the reference itself;
+- an answer hard-coded to the visible variant fails the hidden test;
+- the setup plants what the exercises need (an expired and a recent invoice, receipts of
+  withdrawn subscribers, invoices of accounts erased earlier);
+- the source notebook is a valid nbgrader source, and nbgrader gives the solution full
+  marks and the untouched student version none.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from notebook_tools import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    autograde_solution_and_untouched,
+    autograded,
+    cell,
+    errors_outside_tests,
+    graded_test_cells,
+    load,
+    nbgrader_meta,
+    points,
+    release,
+    solution_function,
+    source_notebook,
+)
+
+from grading import get_exercise, run
+from grading.harness import close_attempt, open_variant
+
+ASSIGNMENT = "04-retention"
+WRONG_DIR = Path(__file__).parent / "fixtures" / "wrong_answers"
+# exercise id -> (solution cell, function name, wrong-answers module)
+EXERCISES = {
+    "04-erasure-request": ("m04-ex1-solution", "erase_customer", "m04_erasure_request"),
+    "04-retention-job": ("m04-ex2-solution", "retention_job", "m04_retention_job"),
+}
+
+
+def wrong_answers(module: str):
+    spec = importlib.util.spec_from_file_location(f"wrong_{module}", WRONG_DIR / f"{module}.py")
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def solution(exercise_id: str):
+    grade_id, name, _ = EXERCISES[exercise_id]
+    return solution_function(ASSIGNMENT, grade_id, name)
+
+
+# --- reference solutions --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_reference_solution_passes(exercise_id: str, variant: str) -> None:
+    outcome = run(exercise_id, solution(exercise_id), variant)
+    assert outcome.passed, outcome.message
+
+
+# --- wrong answers --------------------------------------------------------------------
+
+WRONG_CASES = [
+    pytest.param(ex, fn, principle, phrase, id=f"{ex}:{fn.__name__}")
+    for ex, (_, _, module) in EXERCISES.items()
+    for fn, principle, phrase in wrong_answers(module).WRONG_ANSWERS
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "fn", "principle", "phrase"), WRONG_CASES)
+def test_wrong_answer_fails_naming_the_principle(exercise_id, fn, principle, phrase) -> None:
+    outcome = run(exercise_id, fn, "visible")
+    assert not outcome.passed, f"{fn.__name__} passed {exercise_id}"
+    assert outcome.principle == principle, outcome.message
+    assert phrase in outcome.message, outcome.message
+
+
+def test_wrong_answers_break_at_least_two_different_principles_per_exercise() -> None:
+    for _, _, module in EXERCISES.values():
+        cases = wrong_answers(module).WRONG_ANSWERS
+        assert len({principle for _, principle, _ in cases if principle != "task"}) >= 2
+
+
+def test_the_three_erasure_implementations_get_three_verdicts() -> None:
+    """Soft-delete flag: not erasure (17(1)); hashed e-mail: still personal (4(5)); real
+    deletion that also removed the invoices: breaks the legal duty (17(3)(b))."""
+    wrong = wrong_answers("m04_erasure_request")
+    verdicts = {fn.__name__: run("04-erasure-request", fn, "visible").principle
+                for fn in (wrong.soft_delete_flag, wrong.hash_the_email, wrong.delete_everything)}
+    assert verdicts == {"soft_delete_flag": "erasure", "hash_the_email": "anonymisation",
+                        "delete_everything": "legal_retention"}
+
+
+def test_report_without_the_exception_or_with_wrong_ids_fails() -> None:
+    reference = solution("04-erasure-request")
+
+    def no_article(cms, email):
+        return {k: "kept for the tax office" for k in reference(cms, email)}
+
+    def extra_invoice(cms, email):
+        return {**reference(cms, email), 999999: "art. 17(3)(b)"}
+
+    outcome = run("04-erasure-request", no_article, "visible")
+    assert outcome.principle == "legal_retention" and "17(3)(b)" in outcome.message
+    outcome = run("04-erasure-request", extra_invoice, "visible")
+    assert outcome.principle == "task" and "999999" in outcome.message
+    outcome = run("04-erasure-request", lambda cms, email: None, "visible")
+    assert outcome.principle == "task" and "should be a dict" in outcome.message
+
+
+def test_erasing_someone_else_too_fails() -> None:
+    reference = solution("04-erasure-request")
+
+    def two_people(cms, email):
+        kept = reference(cms, email)
+        with cms.processing("dsr_erasure", actor="privacy-desk") as p:
+            other = p.query("SELECT email FROM customers WHERE closed_at IS NULL"
+                            " ORDER BY id DESC LIMIT 1")[0]["email"]
+        reference(cms, other)
+        return kept
+
+    outcome = run("04-erasure-request", two_people, "visible")
+    assert outcome.principle == "task" and "other customers" in outcome.message
+
+
+# --- hard-coded answers fail the hidden test ------------------------------------------
+
+
+def test_hard_coded_period_fails_hidden() -> None:
+    hard_coded = wrong_answers("m04_retention_job").hard_coded_period
+    assert run("04-retention-job", hard_coded, "visible").passed
+    hidden = run("04-retention-job", hard_coded, "hidden")
+    assert not hidden.passed and "before the schedule lets them go" in hidden.message
+
+
+def test_hard_coded_erasure_fails_hidden() -> None:
+    attempt = open_variant(get_exercise("04-erasure-request"), "visible")
+    visible = attempt.context["customer_id"], sorted(attempt.expected["kept"])
+    close_attempt(attempt)
+    reference = solution("04-erasure-request")
+
+    def hard_coded(cms, email):
+        cid, kept = visible
+        with cms.processing("dsr_erasure", actor="privacy-desk") as p:
+            known = p.query("SELECT email FROM customers WHERE id = ?", (cid,))
+        if known:
+            reference(cms, known[0]["email"])
+        return dict.fromkeys(kept, "art. 17(3)(b)")
+
+    assert run("04-erasure-request", hard_coded, "visible").passed
+    hidden = run("04-erasure-request", hard_coded, "hidden")
+    assert not hidden.passed and hidden.principle == "erasure", hidden.message
+
+
+# --- the setup -------------------------------------------------------------------------
+
+
+def test_erasure_setup_plants_an_expired_and_a_recent_invoice() -> None:
+    for variant in ("visible", "hidden"):
+        attempt = open_variant(get_exercise("04-erasure-request"), variant)
+        try:
+            cid = attempt.context["customer_id"]
+            assert attempt.expected["kept"] and attempt.expected["expired"]
+            for table in ("consent_events", "mailing_recipients"):
+                rows = attempt.query(f"SELECT 1 FROM {table} WHERE customer_id = ?", (cid,))
+                assert rows, table
+        finally:
+            close_attempt(attempt)
+
+
+def test_retention_setup_makes_every_rule_due_and_varies_the_period() -> None:
+    seen = {}
+    for variant in ("visible", "hidden"):
+        attempt = open_variant(get_exercise("04-retention-job"), variant)
+        try:
+            rules = {r.name: r.period_days for r in attempt.cms.retention.rules()}
+            counts = Counter(item.rule for item in attempt.expected["due"])
+            # invoices of accounts erased earlier are due on their own
+            orphans = attempt.query("SELECT id FROM invoices WHERE customer_id IS NULL")
+            assert orphans
+            assert attempt.expected["kept_until"]
+        finally:
+            close_attempt(attempt)
+        assert set(rules) == {"invoices", "customer_accounts", "closed_accounts",
+                              "newsletter_history"}
+        assert all(counts[rule] > 0 for rule in rules), counts
+        seen[variant] = rules["customer_accounts"]
+    assert seen["visible"] != seen["hidden"]
+
+
+# --- the source notebook ----------------------------------------------------------------
+
+
+def test_source_notebook_is_a_clean_nbgrader_source() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(grade_ids) == len(set(grade_ids)) == len(nb.cells)
+    for c in nb.cells:
+        meta = nbgrader_meta(c)
+        assert meta["schema_version"] == 3
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None
+            if meta.get("solution"):
+                assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
+    assert len(graded_test_cells(nb)) == 4
+    for exercise, (solution_id, function, _) in EXERCISES.items():
+        number = solution_id.split("-")[1]
+        visible = cell(nb, f"m04-{number}-visible")
+        hidden = cell(nb, f"m04-{number}-hidden")
+        for c in (visible, hidden):
+            assert nbgrader_meta(c)["locked"] and nbgrader_meta(c)["points"] > 0
+        assert f'check("{exercise}", {function})' in visible.source
+        assert HIDDEN_BEGIN not in visible.source
+        assert HIDDEN_BEGIN in hidden.source and HIDDEN_END in hidden.source
+        assert f'check("{exercise}", {function}, variant="hidden")' in hidden.source.split(
+            HIDDEN_BEGIN)[1]
+    written = cell(nb, "m04-ex3-answer")
+    meta = nbgrader_meta(written)
+    assert written.cell_type == "markdown"
+    assert meta["grade"] and meta["solution"] and meta["points"] == 5
+    assert "Rubric" in written.source and "### BEGIN SOLUTION" in written.source
+    assert "45–60 minutes" in nb.cells[0].source
+
+
+def test_exercise_points_match_the_notebook() -> None:
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    for exercise_id, (solution_id, _, _) in EXERCISES.items():
+        number = solution_id.split("-")[1]
+        in_notebook = graded[f"m04-{number}-visible"] + graded[f"m04-{number}-hidden"]
+        assert get_exercise(exercise_id).points == in_notebook, exercise_id
+
+
+def test_the_law_cell_cites_then_and_now() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    for c in nb.cells:
+        if c.cell_type == "markdown" and "Principle:" in c.source:
+            assert "art." in c.source, c.source[:80]
+    law = cell(nb, "m04-law").source
+    for cited in ("art. 10(1)", "5(1)(e)", "17(1)", "17(3)(b)", "52(4)", "2:10(3)", "4(5)",
+                  "recital 26", "Opinion 05/2014", "single out", "link", "infer"):
+        assert cited in law, cited
+
+
+# --- the notebook itself, graded by nbgrader ------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
+    scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    automatic = {gid for gid in graded if gid != "m04-ex3-answer"}
+    assert len(automatic) == 4  # two exercises, visible + hidden
+    for gid in automatic:
+        assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
+        assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
+    assert scores["solution"]["m04-ex3-answer"] == 0  # waits for the instructor
+    for student in ("solution", "untouched"):
+        nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
+        assert errors_outside_tests(nb) == [], student
+    student = load(release(ASSIGNMENT, tmp_path / "again"))
+    text = "\n".join(c.source for c in student.cells)
+    assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
+    assert "erase_customers(ProcessingDb(p)" in text  # the instructions stay
+    assert "ROW_NUMBER() OVER" not in text  # the solutions do not
+    assert "Rubric" not in cell(student, "m04-ex3-answer").source
