@@ -41,6 +41,8 @@ SOLUTIONS = {
     "03-share-with-foundation": ("03-consent-sharing", "m03-ex1-solution",
                                  "share_with_foundation"),
     "03-consent-forms": ("03-consent-sharing", "m03-ex2-solution", "review_forms"),
+    "04-erasure-request": ("04-retention", "m04-ex1-solution", "erase_customer"),
+    "04-retention-job": ("04-retention", "m04-ex2-solution", "retention_job"),
 }
 
 
