@@ -141,7 +141,33 @@ class Classroom:
         if not pairs:
             raise CourseError(f"no submissions under {self.root / 'submitted'}")
         api = self._api()
-        return [_result("grade", a, s, _safely(api.autograde, a, s)) for a, s in pairs]
+        results = []
+        for a, s in pairs:
+            result = _result("grade", a, s, _safely(api.autograde, a, s))
+            notes = self.grade_notes(a, s) if result.ok else ""
+            results.append(StepResult("grade", a, s, True, notes) if notes else result)
+        return results
+
+    def grade_notes(self, assignment: str, student: str) -> str:
+        """What the instructor should know about an autograded submission: test cells the
+        learner deleted, or a notebook that changed the grader (both score 0)."""
+        import nbformat
+
+        notes = []
+        for path in sorted((self.root / "autograded" / student / assignment).glob("*.ipynb")):
+            try:
+                graded = nbformat.read(path, as_version=4)
+                source = nbformat.read(self.source / assignment / path.name, as_version=4)
+            except (OSError, ValueError):
+                continue
+            missing = sorted(_test_cells(source) - _test_cells(graded))
+            if missing:
+                notes.append(f"{path.name}: test cells deleted, scored 0: {', '.join(missing)}")
+            if any(TAMPERING_NOTE in str(o.get("evalue", "")) for c in graded.cells
+                   for o in c.get("outputs", [])):
+                notes.append(f"{path.name}: changes the grader, every test scored 0 (see "
+                             "its feedback)")
+        return "; ".join(notes)
 
     def feedback(self, assignment: str | None = None) -> list[StepResult]:
         """Render each autograded submission as HTML feedback (hidden tests stripped)."""
@@ -198,6 +224,20 @@ class Classroom:
                 for notebook in submission.notebooks
                 for grade in notebook.grades
             }
+
+
+TAMPERING_NOTE = "changes the grader"
+"""The phrase grading.preprocessors.FlagGraderTampering puts in every test cell it fails."""
+
+
+def _test_cells(nb) -> set[str]:
+    """grade_ids of a notebook's autograded test cells."""
+    return {
+        c.metadata["nbgrader"].get("grade_id", "")
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+        and not c.metadata["nbgrader"].get("solution")
+    }
 
 
 def ensure_tools_on_path() -> None:

@@ -98,6 +98,10 @@ def test_one_broken_submission_does_not_stop_the_batch(graded):
     assert not by_student["zed"].ok and by_student["zed"].error
     assert "NotJSONError" in by_student["zed"].error
     assert all(by_student[s].ok for s in graded_ok)
+    # the report tells the instructor why two submissions scored 0
+    assert "changes the grader" in by_student["mallory"].line()
+    assert "test cells deleted, scored 0: test_hidden, test_visible" in by_student["frank"].line()
+    assert by_student["alice"].line() == "ok     grade 00-warmup / alice"
 
 
 def test_scores(graded):
