@@ -25,7 +25,7 @@ from sandbox_cms.erasure import (
     erase_customers,
     overwrite_deleted_content,
 )
-from sandbox_cms.errors import RequestError, UnknownCustomer
+from sandbox_cms.errors import RequestError, UnknownCustomer, UnknownToken
 from sandbox_cms.moments import add_days, to_iso
 from sandbox_cms.scope import transaction
 
@@ -128,7 +128,7 @@ class DataSubjectRequests:
             rows = p.query("SELECT id, status, requested_at FROM dsr_requests "
                            "WHERE token = ? AND token != 'direct'", (str(token),))
             if not rows:
-                raise RequestError("unknown confirmation code: check the link in the mail")
+                raise UnknownToken("unknown confirmation code: check the link in the mail")
             request = rows[0]
             if request["status"] != "awaiting_confirmation":
                 raise RequestError(f"request {request['id']} is already {request['status']}")

@@ -93,3 +93,7 @@ class ProcessingError(SandboxError):
 
 class AuditLogDamaged(SandboxError):
     """The audit log's bookkeeping in ``meta`` was changed so that no entry can be chained."""
+
+
+class UnknownToken(RequestError):
+    """No data-subject request has this confirmation code (the web shows a 404 page)."""

@@ -163,7 +163,7 @@ def test_my_data_refuses_bad_input(client):
     assert client.get("/my-data/confirm/short").status_code == 404
     assert client.get("/my-data/confirm/has%20spaces%20in%20it").status_code == 404
     unknown = client.post("/my-data/confirm/abcdefghijklmnop", data={"csrf_token": csrf})
-    assert unknown.status_code == 400
+    assert unknown.status_code == 404  # an unknown code is an unknown address, not bad input
     assert "unknown confirmation code" in unknown.get_data(as_text=True)
     assert client.post("/my-data/confirm/abcdefghijklmnop").status_code == 400  # no token
 
