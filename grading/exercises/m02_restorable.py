@@ -1,0 +1,196 @@
+"""Exercise 02-restorable: a backup somewhere else that really restores (art. 32(1)(c)).
+
+The setup replaces the sandbox's backup locations with the variant's set: one in the same
+data centre as the primary, one or two outside the EEA without any transfer mechanism, and
+one elsewhere inside the EEA (Frankfurt; in the hidden variant Oslo, EEA but not EU). Each
+backup location is "mounted" at a folder. The learner writes
+``make_restorable(cms, mounts) -> path of the backup file``: pick a lawful location away
+from the primary, back up into its folder with ``cms.storage.backup(folder, location=name)``
+and check that the copy restores.
+
+The grader then plays the disaster: it damages a copy of the primary, restores the learner's
+backup over it with the sandbox's verified restore, and compares the result with the
+primary. It also checks that the file lies in the named location's folder, that the
+location's transfer is lawful for the data it holds (Chapter V) and that it is not where the
+primary is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from grading.checks import PrincipleViolation
+from grading.harness import Attempt, Exercise, Variant, register
+from sandbox_cms.backup import manifest_path, restore_database, verify_backup
+from sandbox_cms.errors import BackupError
+from sandbox_cms.storage import check_transfer, load_adequacy
+
+EXERCISE_ID = "02-restorable"
+ALL = ["identity", "contact", "address", "financial", "birth_date", "company",
+       "order_history", "invoice", "consent"]
+# variant seed -> backup locations (name, country, region, transfer mechanism)
+BACKUPS = {
+    None: [("backup-amsterdam", "NL", "Amsterdam", "none"),
+           ("backup-virginia", "US", "Virginia", "none"),
+           ("backup-frankfurt", "DE", "Frankfurt am Main", "none")],
+    4242: [("backup-same-rack", "NL", "Amsterdam", "none"),
+           ("backup-oslo", "NO", "Oslo", "none"),
+           ("backup-singapore", "SG", "Singapore", "none"),
+           ("backup-virginia", "US", "Virginia", "none")],
+}
+COMPARED = ("customers", "orders", "order_items", "invoices", "consent_events")
+
+
+def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
+    """Register the variant's backup locations and make a folder for each."""
+    backups = BACKUPS[variant.seed]
+    conn = sqlite3.connect(cms.path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM storage_locations WHERE kind = 'backup'")
+            conn.executemany(
+                "INSERT INTO storage_locations (name, kind, country, region, categories,"
+                " transfer_mechanism) VALUES (?, 'backup', ?, ?, ?, ?)",
+                [(name, country, region, json.dumps(ALL), mechanism)
+                 for name, country, region, mechanism in backups])
+    finally:
+        conn.close()
+    root = Path(cms.path).parent / "mounts"
+    mounts = {}
+    for name, *_ in backups:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        mounts[name] = str(root / name)
+    return {"mounts": mounts}
+
+
+def arguments(attempt: Attempt) -> list[Any]:
+    return [dict(attempt.context["mounts"])]
+
+
+def _manifest(attempt: Attempt) -> Any:
+    """The verified manifest of the learner's backup (cached on the attempt)."""
+    if "manifest" not in attempt.context:
+        backup = Path(attempt.result)
+        if not backup.is_file():
+            raise PrincipleViolation(
+                "restorability", f"there is no backup file at {backup}")
+        if not manifest_path(backup).is_file():
+            raise PrincipleViolation(
+                "restorability", f"{backup.name} has no manifest ({manifest_path(backup).name})"
+                ": nobody can check that the copy is whole, and the sandbox's restore refuses "
+                "it; make the backup with cms.storage.backup(folder, location=name)")
+        try:
+            attempt.context["manifest"] = verify_backup(backup)
+        except BackupError as exc:
+            raise PrincipleViolation(
+                "restorability", f"your backup does not verify ({exc})") from None
+    return attempt.context["manifest"]
+
+
+def backup_is_verified(attempt: Attempt) -> None:
+    """The returned file is a backup whose checksum and integrity check pass."""
+    _manifest(attempt)
+
+
+def location_is_named_and_used(attempt: Attempt) -> None:
+    """The backup names a registered backup location and lies in that location's folder."""
+    manifest = _manifest(attempt)
+    mounts = attempt.context["mounts"]
+    if manifest.location is None:
+        raise PrincipleViolation(
+            "task", "the backup names no location: pass location=<name> to "
+            "cms.storage.backup so the register shows where the copy is")
+    folder = Path(mounts.get(manifest.location, "")).resolve()
+    if Path(attempt.result).resolve().parent != folder:
+        raise PrincipleViolation(
+            "restorability", f"the manifest says {manifest.location}, but the file lies in "
+            f"{Path(attempt.result).resolve().parent}, not in that location's folder "
+            f"{mounts.get(manifest.location)}; a copy that sits beside the primary is lost "
+            "with it")
+
+
+def location_is_lawful(attempt: Attempt) -> None:
+    """The location's transfer is lawful for the categories a full backup holds."""
+    location = _location(attempt)
+    verdict = check_transfer(location, load_adequacy())
+    if verdict is not None and not verdict.lawful:
+        raise PrincipleViolation(
+            "transfers", "a full backup holds every category of customer data, and this "
+            "location may not receive it", [f"{location.name} in {location.country}: "
+                                            f"{verdict.reason}"])
+
+
+def location_is_elsewhere(attempt: Attempt) -> None:
+    """The backup is not in the primary's data centre (post 2: an extra backup elsewhere)."""
+    location = _location(attempt)
+    primary = next(loc for loc in attempt.cms.storage.locations() if loc.kind == "primary")
+    if (location.country, location.region) == (primary.country, primary.region):
+        raise PrincipleViolation(
+            "restorability", f"{location.name} is in {location.region}, where the primary "
+            "is: a fire, an outage or the bankruptcy of that host takes both copies; keep the "
+            "extra backup elsewhere")
+
+
+def restore_works(attempt: Attempt) -> None:
+    """Damage a copy of the primary, restore the backup over it, compare with the primary."""
+    workdir = Path(attempt.cms.path).parent / "disaster"
+    workdir.mkdir(exist_ok=True)
+    damaged = workdir / "primary.db"
+    shutil.copyfile(attempt.cms.path, damaged)
+    with damaged.open("r+b") as fh:  # overwrite the SQLite header: the file is unreadable
+        fh.write(b"\0" * 4096)
+    try:
+        restore_database(attempt.result, damaged)
+    except BackupError as exc:
+        raise PrincipleViolation(
+            "restorability", f"restoring your backup failed ({exc})") from None
+    differences = []
+    for table in COMPARED:
+        now = _count(Path(attempt.cms.path), table)
+        restored = _count(damaged, table)
+        if now != restored:
+            differences.append(f"{table}: {restored} rows restored, {now} in the shop")
+    if differences:
+        raise PrincipleViolation(
+            "restorability", "the restored database is not the shop's current data "
+            "(make the backup at the end, of the sandbox itself)", differences)
+
+
+def _count(path: Path, table: str) -> int:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+    finally:
+        conn.close()
+
+
+def _location(attempt: Attempt) -> Any:
+    name = _manifest(attempt).location
+    for location in attempt.cms.storage.locations():
+        if location.name == name:
+            return location
+    raise PrincipleViolation("task", f"{name!r} is not a registered backup location")
+
+
+EXERCISE = register(Exercise(
+    id=EXERCISE_ID,
+    title="Make the shop restorable: a verified backup elsewhere, lawfully",
+    principles=("restorability", "transfers"),
+    task=(
+        "make_restorable(cms, mounts) backs the sandbox up with cms.storage.backup into the "
+        "folder of one backup location (mounts[name], location=name) that is lawful for a "
+        "full copy and not where the primary is, and returns the backup file's path."
+    ),
+    checks=(backup_is_verified, location_is_named_and_used, location_is_lawful,
+            location_is_elsewhere, restore_works),
+    points=4,
+    returns=(str, Path),
+    visible=Variant(scenario="webshop", seed=None, customers=300),
+    hidden=Variant(scenario="webshop", seed=4242, customers=300),
+    prepare=prepare,
+    arguments=arguments,
+))

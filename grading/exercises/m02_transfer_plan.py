@@ -1,0 +1,263 @@
+"""Exercise 02-transfer-plan: may each planned vendor receive the shop's customer data?
+
+The setup generates, from the variant's seed, the shop's plan for new vendors (processors,
+backup stores and recipients) with their country, data categories, DPF certification,
+safeguard (SCCs, BCRs), consent and whether the transfer is needed for a customer's
+contract. The learner writes ``assess_transfers(cms, plan) -> {name: basis}`` where basis is
+``"EEA"`` (no transfer: Chapter V does not apply), ``"45"``, ``"46"``, ``"49(1)(a)"``,
+``"49(1)(b)"`` or ``"missing"`` (nothing in the plan makes the transfer lawful).
+
+The reference is the sandbox's own transfer check (``sandbox_cms.storage.check_transfer``
+with the dated adequacy list ``datasets/reference/adequacy.toml``), tried in the order
+Chapter V sets: adequacy (45), then appropriate safeguards (46), and only in their absence
+a derogation (49(1) opening words), and a derogation only for an occasional recipient
+(recital 111). A derogation by consent needs explicit consent after being told the risks
+(49(1)(a)); consent in the terms and conditions is not that.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+from typing import Any
+
+from grading.checks import PrincipleViolation
+from grading.harness import Attempt, Exercise, Variant, register
+from sandbox_cms.storage import Location, check_transfer, load_adequacy
+
+EXERCISE_ID = "02-transfer-plan"
+BASES = ("EEA", "45", "46", "49(1)(a)", "49(1)(b)", "missing")
+# transfer mechanism of the storage register -> the basis the learner names
+BASIS_OF = {"adequacy": "45", "adequacy:dpf": "45", "scc": "46", "bcr": "46",
+            "consent_49_1_a": "49(1)(a)", "contract_49_1_b": "49(1)(b)"}
+ARTICLE_OF = {"EEA": "art. 1(3) and 44", "45": "art. 45", "46": "art. 46",
+              "49(1)(a)": "art. 49(1)(a)", "49(1)(b)": "art. 49(1)(b), recital 111",
+              "missing": "art. 44"}
+
+EU_OTHER = {"DE": "Frankfurt", "FR": "Paris", "IE": "Dublin", "SE": "Stockholm",
+            "BE": "Brussels", "FI": "Helsinki", "PL": "Warsaw", "ES": "Madrid"}
+EFTA = {"NO": "Oslo", "IS": "Reykjavik", "LI": "Vaduz"}
+ADEQUATE = {"CH": "Zurich", "JP": "Tokyo", "CA": "Toronto", "GB": "London", "KR": "Seoul",
+            "NZ": "Auckland", "UY": "Montevideo", "IL": "Tel Aviv"}
+US = {"US": "Virginia"}
+NO_DECISION = {"IN": "Mumbai", "BR": "Sao Paulo", "SG": "Singapore", "AU": "Sydney",
+               "ZA": "Cape Town", "MX": "Mexico City", "PH": "Manila"}
+BRANDS = ("Aurora", "Basalt", "Cobalt", "Dune", "Ember", "Fjord", "Granite", "Harbor",
+          "Indigo", "Juniper", "Kestrel", "Lumen", "Meridian", "Nimbus", "Onyx", "Pylon",
+          "Quartz", "Ridge", "Sable", "Tundra", "Umber", "Vertex", "Willow", "Zephyr",
+          "Alder", "Birch", "Cedar", "Delta", "Estuary", "Falcon")
+ALL = ["identity", "contact", "address", "financial", "order_history", "invoice", "consent"]
+
+# (role, kind, countries, categories, dpf, safeguard, consent, needed_for_contract)
+CASES: tuple[tuple[Any, ...], ...] = (
+    ("hosting", "processor", EU_OTHER, ALL, False, None, None, False),
+    ("backups", "backup", EFTA, ALL, False, None, None, False),
+    ("invoicing", "processor", {"NL": "Amsterdam"}, ["identity", "address", "invoice"],
+     False, None, None, False),
+    ("helpdesk", "processor", ADEQUATE, ["identity", "contact", "order_history"],
+     False, None, None, False),
+    ("mailer", "processor", US, ["identity", "contact"], True, None, None, False),
+    ("crm", "processor", US, ["identity", "contact", "address", "order_history"],
+     False, "scc", None, False),
+    ("analytics", "processor", US, ["identity", "contact", "order_history"],
+     False, None, None, False),
+    ("support-desk", "processor", NO_DECISION, ["identity", "contact", "order_history"],
+     False, "bcr", None, False),
+    ("reviews", "processor", NO_DECISION, ["identity", "contact"],
+     False, None, "explicit_informed", False),
+    ("supplier", "recipient", NO_DECISION, ["identity", "address"],
+     False, None, None, True),
+    ("loyalty-partner", "recipient", NO_DECISION, ["identity", "contact"],
+     False, None, "explicit_informed", False),
+    ("ad-partner", "recipient", NO_DECISION, ["identity", "contact", "order_history"],
+     False, None, "in_terms", False),
+    ("dropshipper", "recipient", NO_DECISION, ["identity", "address", "order_history"],
+     False, "scc", "explicit_informed", True),
+    ("order-platform", "processor", NO_DECISION, ALL, False, None, None, True),
+)
+
+
+def generate_plan(seed: int) -> list[dict[str, Any]]:
+    """The vendor plan of one variant: every case once, countries and names from ``seed``."""
+    rng = random.Random(seed)
+    brands = rng.sample(BRANDS, len(CASES))
+    plan = []
+    for brand, (role, kind, countries, categories, dpf, safeguard, consent, needed) in zip(
+            brands, CASES, strict=True):
+        country = rng.choice(sorted(countries))
+        plan.append({
+            "name": f"{brand.lower()}-{role}", "kind": kind, "country": country,
+            "region": countries[country], "categories": list(categories),
+            "dpf_certified": dpf, "safeguard": safeguard, "consent": consent,
+            "needed_for_contract": needed,
+        })
+    rng.shuffle(plan)
+    return plan
+
+
+def candidates(entry: dict[str, Any]) -> list[str]:
+    """The transfer mechanisms the plan offers for ``entry``, in the order of Chapter V."""
+    offered = ["adequacy:dpf" if entry["dpf_certified"] else "adequacy"]
+    if entry["safeguard"]:
+        offered.append(entry["safeguard"])
+    if entry["consent"] == "explicit_informed":
+        offered.append("consent_49_1_a")
+    if entry["needed_for_contract"]:
+        offered.append("contract_49_1_b")
+    return offered
+
+
+def reference_basis(entry: dict[str, Any]) -> tuple[str, str]:
+    """The lawful basis for one planned vendor and the storage check's reason."""
+    adequacy = load_adequacy()
+    location = _location(entry, "none")
+    if check_transfer(location, adequacy) is None:
+        return "EEA", f"{entry['country']} is in the EEA: no transfer, Chapter V does not apply"
+    last = ""
+    for mechanism in candidates(entry):
+        verdict = check_transfer(_location(entry, mechanism), adequacy)
+        if verdict.lawful:
+            return BASIS_OF[mechanism], verdict.reason
+        last = last or verdict.reason
+    return "missing", last
+
+
+def _location(entry: dict[str, Any], mechanism: str) -> Location:
+    return Location(entry["name"], entry["kind"], entry["country"], entry["region"],
+                    tuple(entry["categories"]), mechanism)
+
+
+def normalise(value: Any) -> str | None:
+    """A learner's basis in the exercise's spelling, or None if it is not one of BASES."""
+    if value is None:
+        return "missing"
+    if not isinstance(value, str):
+        return None
+    text = re.sub(r"\b(art(icle)?\.?|gdpr|avg)\b", "", value.strip(), flags=re.I)
+    text = text.replace(" ", "").strip(".").lower()
+    for basis in BASES:
+        if text == basis.lower():
+            return basis
+    return None
+
+
+PLAN_SEEDS = {None: 20131001, 4242: 4242}  # sandbox seed -> plan seed
+
+
+def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
+    return {"plan": generate_plan(PLAN_SEEDS.get(variant.seed, variant.seed or 0))}
+
+
+def expect(attempt: Attempt) -> dict[str, tuple[str, str]]:
+    return {e["name"]: reference_basis(e) for e in attempt.context["plan"]}
+
+
+def arguments(attempt: Attempt) -> list[Any]:
+    return [copy.deepcopy(attempt.context["plan"])]
+
+
+def every_vendor_answered(attempt: Attempt) -> None:
+    """One known basis for every planned vendor, no other names."""
+    result, expected = attempt.result, attempt.expected
+    missing = [n for n in expected if n not in result]
+    unknown = [str(n) for n in result if n not in expected]
+    if missing or unknown:
+        records = [f"no answer for {n}" for n in missing] + [f"{n!r} is not in the plan"
+                                                             for n in unknown]
+        raise PrincipleViolation(
+            "task", "return one basis for every vendor of the plan, by name", records)
+    bad = [f"{n}: {v!r}" for n, v in result.items() if normalise(v) is None]
+    if bad:
+        raise PrincipleViolation(
+            "task", f"a basis must be one of {', '.join(map(repr, BASES))}", bad)
+
+
+def eea_is_free(attempt: Attempt) -> None:
+    """A vendor inside the EEA needs no transfer mechanism; one outside is not 'EEA'."""
+    plan = {e["name"]: e for e in attempt.context["plan"]}
+    records = []
+    for name, (basis, _) in attempt.expected.items():
+        given = normalise(attempt.result[name])
+        country = plan[name]["country"]
+        if basis == "EEA" and given != "EEA":
+            records.append(f"{name} in {country}: {country} is in the EEA, so no transfer "
+                           f"takes place and no mechanism is needed (you said {given})")
+    if records:
+        raise PrincipleViolation(
+            "free_movement", "no rule keeps customer data in the Netherlands; inside the "
+            "EEA (EU 27 plus Iceland, Liechtenstein, Norway) data moves freely", records)
+
+
+def bases_match(attempt: Attempt) -> None:
+    """Each vendor outside the EEA gets the basis of the reference, in Chapter V's order."""
+    plan = {e["name"]: e for e in attempt.context["plan"]}
+    records, article = [], None
+    for name, (basis, reason) in attempt.expected.items():
+        given = normalise(attempt.result[name])
+        if given == basis:
+            continue
+        where, text = explain(plan[name], basis, reason, given)
+        article = article or where
+        records.append(f"{name} in {plan[name]['country']}: {text}")
+    if records:
+        wrong = "1 answer does not" if len(records) == 1 else f"{len(records)} answers do not"
+        raise PrincipleViolation(
+            "transfers", f"{wrong} follow Chapter V", records,
+            article=f"{article} (Chapter V GDPR)")
+
+
+def explain(entry: dict[str, Any], basis: str, reason: str, given: str) -> tuple[str, str]:
+    """The article and a plain explanation of one wrong basis."""
+    country, kind = entry["country"], entry["kind"]
+    if given == "EEA":
+        return "art. 44", f"{country} is outside the EEA, so this is a transfer (you said EEA)"
+    if given == "45":
+        if country == "US":
+            return "art. 45; Decision (EU) 2023/1795", (
+                "the US adequacy decision covers only organisations certified under the EU-US "
+                "Data Privacy Framework, and this one is not (Safe Harbour fell in 2015, the "
+                f"Privacy Shield in 2020); the answer is {basis}")
+        if country not in load_adequacy().decisions:
+            return "art. 45", (f"there is no adequacy decision for {country} (see "
+                               f"adequacy.toml); the answer is {basis}")
+    if given == "46" and not entry["safeguard"]:
+        return "art. 46", f"the plan has no SCCs or BCRs for it; the answer is {basis}"
+    if given in ("49(1)(a)", "49(1)(b)"):
+        if basis in ("45", "46"):
+            return "art. 49(1)", (
+                f"a derogation applies only in the absence of an adequacy decision or "
+                f"appropriate safeguards, and art. {basis} is available")
+        if kind != "recipient":
+            return "art. 49(1); recital 111", (
+                f"a derogation covers occasional transfers, not a {kind} that receives data "
+                "all the time")
+        if given == "49(1)(a)":
+            return "art. 49(1)(a)", (
+                "consent in the terms and conditions is not explicit consent given after "
+                "being informed of the risks" if entry["consent"] == "in_terms"
+                else "the plan has no explicit, informed consent")
+        return "art. 49(1)(b)", "the plan does not say the transfer is needed for a contract"
+    if given == "missing":
+        return ARTICLE_OF[basis], f"it can go lawfully: {reason}"
+    return ARTICLE_OF[basis], f"the answer is {basis}, not {given}: {reason}"
+
+
+EXERCISE = register(Exercise(
+    id=EXERCISE_ID,
+    title="May each planned vendor receive the shop's customer data?",
+    principles=("transfers", "free_movement"),
+    task=(
+        "assess_transfers(cms, plan) returns {vendor name: basis} with basis 'EEA', '45', "
+        "'46', '49(1)(a)', '49(1)(b)' or 'missing', in the order Chapter V sets: adequacy, "
+        "then safeguards, and only without them an occasional derogation."
+    ),
+    checks=(every_vendor_answered, eea_is_free, bases_match),
+    points=4,
+    returns=dict,
+    visible=Variant(scenario="webshop", seed=None, customers=300),
+    hidden=Variant(scenario="webshop", seed=4242, customers=300),
+    prepare=prepare,
+    expect=expect,
+    arguments=arguments,
+))

@@ -1,0 +1,326 @@
+"""Module 02 (storage and transfers): every graded exercise proven.
+
+- the reference solutions (taken from the source notebook) pass the visible and hidden test;
+- plausible wrong answers (tests/fixtures/wrong_answers/m02_*.py) fail naming the right
+  principle: data kept in NL only, the EEA taken for the EU, every US company adequate,
+  consent in the terms, a derogation before SCCs, the contract derogation for a processor;
+  a plain file copy, the primary's own data centre, a US bucket without a mechanism, a copy
+  beside the primary, a backup without a location;
+- answers hard-coded to the visible variant fail the hidden test;
+- the setup varies what the exercises need (plan, backup locations) between variants;
+- the grader really restores: a damaged backup fails;
+- the source notebook is a valid nbgrader source, and nbgrader gives the solution full
+  marks and the untouched student version none.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from notebook_tools import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    autograde_solution_and_untouched,
+    autograded,
+    cell,
+    errors_outside_tests,
+    graded_test_cells,
+    load,
+    nbgrader_meta,
+    points,
+    release,
+    solution_function,
+    source_notebook,
+)
+
+from grading import get_exercise, run
+from grading.exercises.m02_transfer_plan import generate_plan, normalise, reference_basis
+from grading.harness import close_attempt, open_variant
+
+ASSIGNMENT = "02-storage-transfers"
+WRONG_DIR = Path(__file__).parent / "fixtures" / "wrong_answers"
+# exercise id -> (solution cell, function name, wrong-answers module)
+EXERCISES = {
+    "02-transfer-plan": ("m02-ex1-solution", "assess_transfers", "m02_transfer_plan"),
+    "02-restorable": ("m02-ex2-solution", "make_restorable", "m02_restorable"),
+}
+
+
+def wrong_answers(module: str):
+    spec = importlib.util.spec_from_file_location(f"wrong_{module}", WRONG_DIR / f"{module}.py")
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def solution(exercise_id: str):
+    grade_id, name, _ = EXERCISES[exercise_id]
+    return solution_function(ASSIGNMENT, grade_id, name)
+
+
+# --- reference solutions --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_reference_solution_passes(exercise_id: str, variant: str) -> None:
+    outcome = run(exercise_id, solution(exercise_id), variant)
+    assert outcome.passed, outcome.message
+
+
+# --- wrong answers --------------------------------------------------------------------
+
+WRONG_CASES = [
+    pytest.param(ex, fn, principle, phrase, id=f"{ex}:{fn.__name__}")
+    for ex, (_, _, module) in EXERCISES.items()
+    for fn, principle, phrase in wrong_answers(module).WRONG_ANSWERS
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "fn", "principle", "phrase"), WRONG_CASES)
+def test_wrong_answer_fails_naming_the_principle(exercise_id, fn, principle, phrase) -> None:
+    outcome = run(exercise_id, fn, "visible")
+    assert not outcome.passed, f"{fn.__name__} passed {exercise_id}"
+    assert outcome.principle == principle, outcome.message
+    assert phrase in outcome.message, outcome.message
+
+
+def test_wrong_answers_break_at_least_two_different_principles_per_exercise() -> None:
+    for _, _, module in EXERCISES.values():
+        cases = wrong_answers(module).WRONG_ANSWERS
+        assert len({principle for _, principle, _ in cases if principle != "task"}) >= 2
+
+
+def test_a_wrong_transfer_names_its_article() -> None:
+    wrong = wrong_answers("m02_transfer_plan")
+    articles = {fn.__name__: run("02-transfer-plan", fn, "visible").violation.article
+                for fn in (wrong.us_always_adequate, wrong.consent_in_terms_counts,
+                           wrong.contract_for_processors, wrong.must_stay_in_nl)}
+    assert "2023/1795" in articles["us_always_adequate"]
+    assert "49(1)(a)" in articles["consent_in_terms_counts"]
+    assert "recital 111" in articles["contract_for_processors"]
+    assert "1(3)" in articles["must_stay_in_nl"]
+
+
+def test_answers_in_other_spellings_are_accepted_and_nonsense_is_not() -> None:
+    assert normalise("art. 45") == normalise("Art. 45 GDPR") == "45"
+    assert normalise("article 49(1)(a)") == "49(1)(a)"
+    assert normalise("eea") == "EEA" and normalise(None) == "missing"
+    assert normalise("adequate") is None and normalise(45) is None
+    reference = solution("02-transfer-plan")
+
+    def spelled(cms, plan):
+        return {n: ("art. " + b if b[0].isdigit() else b) for n, b in reference(cms, plan).items()}
+
+    assert run("02-transfer-plan", spelled, "visible").passed
+    outcome = run("02-transfer-plan", lambda cms, plan: {v["name"]: "ok" for v in plan})
+    assert outcome.principle == "task" and "must be one of" in outcome.message
+    outcome = run("02-transfer-plan", lambda cms, plan: {})
+    assert outcome.principle == "task" and "no answer for" in outcome.message
+
+
+def test_saying_missing_for_a_lawful_transfer_fails() -> None:
+    reference = solution("02-transfer-plan")
+
+    def too_strict(cms, plan):
+        return {n: ("missing" if b == "45" else b) for n, b in reference(cms, plan).items()}
+
+    outcome = run("02-transfer-plan", too_strict, "visible")
+    assert outcome.principle == "transfers" and "it can go lawfully" in outcome.message
+
+
+# --- hard-coded answers fail the hidden test ------------------------------------------
+
+
+def test_hard_coded_plan_answer_fails_hidden() -> None:
+    attempt = open_variant(get_exercise("02-transfer-plan"), "visible")
+    answer = {name: basis for name, (basis, _) in attempt.expected.items()}
+    close_attempt(attempt)
+    assert run("02-transfer-plan", lambda cms, plan: dict(answer), "visible").passed
+    hidden = run("02-transfer-plan", lambda cms, plan: dict(answer), "hidden")
+    assert not hidden.passed and hidden.principle == "task", hidden.message
+
+
+def test_hard_coded_location_and_eu_only_fail_hidden() -> None:
+    wrong = wrong_answers("m02_restorable")
+    assert run("02-restorable", wrong.hard_coded_frankfurt, "visible").passed
+    hidden = run("02-restorable", wrong.hard_coded_frankfurt, "hidden")
+    assert not hidden.passed and "backup-frankfurt" in hidden.message, hidden.message
+
+    eu = wrong_answers("m02_transfer_plan").EU
+
+    def eu_only(cms, mounts):
+        name = next(loc.name for loc in cms.storage.locations()
+                    if loc.kind == "backup" and loc.country in eu - {"NL"})
+        manifest = cms.storage.backup(mounts[name], location=name)
+        return str(Path(mounts[name]) / manifest.file)
+
+    assert run("02-restorable", eu_only, "visible").passed
+    assert not run("02-restorable", eu_only, "hidden").passed  # Oslo is EEA, not EU
+
+
+# --- the setup and the grader's restore -------------------------------------------------
+
+
+def test_plans_cover_every_basis_and_differ_between_variants() -> None:
+    plans = {}
+    for variant in ("visible", "hidden"):
+        attempt = open_variant(get_exercise("02-transfer-plan"), variant)
+        try:
+            plans[variant] = attempt.context["plan"]
+            bases = {b for b, _ in attempt.expected.values()}
+        finally:
+            close_attempt(attempt)
+        assert bases == {"EEA", "45", "46", "49(1)(a)", "49(1)(b)", "missing"}
+        countries = {v["country"] for v in plans[variant]}
+        assert "NL" in countries and countries & {"NO", "IS", "LI"}
+    assert {v["name"] for v in plans["visible"]} != {v["name"] for v in plans["hidden"]}
+    assert [v["country"] for v in plans["visible"]] != [v["country"] for v in plans["hidden"]]
+    assert generate_plan(7) == generate_plan(7)
+
+
+def test_reference_basis_follows_the_storage_check() -> None:
+    base = {"name": "x", "kind": "processor", "region": "", "categories": ["contact"],
+            "dpf_certified": False, "safeguard": None, "consent": None,
+            "needed_for_contract": False}
+    assert reference_basis({**base, "country": "NO"})[0] == "EEA"
+    assert reference_basis({**base, "country": "CH"})[0] == "45"
+    assert reference_basis({**base, "country": "US"})[0] == "missing"
+    assert reference_basis({**base, "country": "US", "dpf_certified": True})[0] == "45"
+    assert reference_basis({**base, "country": "US", "safeguard": "scc"})[0] == "46"
+    recipient = {**base, "kind": "recipient", "country": "IN"}
+    assert reference_basis({**recipient, "consent": "explicit_informed"})[0] == "49(1)(a)"
+    assert reference_basis({**recipient, "consent": "in_terms"})[0] == "missing"
+    assert reference_basis({**recipient, "needed_for_contract": True})[0] == "49(1)(b)"
+    assert reference_basis({**base, "country": "IN", "needed_for_contract": True})[0] == (
+        "missing")
+
+
+def test_backup_locations_differ_between_variants() -> None:
+    names = {}
+    for variant in ("visible", "hidden"):
+        attempt = open_variant(get_exercise("02-restorable"), variant)
+        try:
+            backups = [loc for loc in attempt.cms.storage.locations() if loc.kind == "backup"]
+            names[variant] = {loc.name for loc in backups}
+            assert set(attempt.context["mounts"]) == names[variant]
+            assert all(Path(p).is_dir() for p in attempt.context["mounts"].values())
+        finally:
+            close_attempt(attempt)
+    assert "backup-frankfurt" in names["visible"] and "backup-frankfurt" not in names["hidden"]
+    assert "backup-oslo" in names["hidden"]
+
+
+def test_a_damaged_backup_fails_the_restore() -> None:
+    reference = solution("02-restorable")
+
+    def damaged(cms, mounts):
+        path = Path(reference(cms, mounts))
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        return str(path)
+
+    outcome = run("02-restorable", damaged, "visible")
+    assert outcome.principle == "restorability" and "does not verify" in outcome.message
+
+
+def test_a_stale_backup_fails_the_comparison() -> None:
+    reference = solution("02-restorable")
+
+    def stale(cms, mounts):
+        path = reference(cms, mounts)
+        with cms.processing("newsletter") as p:  # the shop goes on after the backup
+            cid = p.query("SELECT id FROM customers ORDER BY id LIMIT 1")[0]["id"]
+        cms.consent.record(cid, "newsletter", "granted", text_version="newsletter-v2",
+                           method="separate_checkbox", channel="web")
+        return path
+
+    outcome = run("02-restorable", stale, "visible")
+    assert outcome.principle == "restorability", outcome.message
+    assert "consent_events" in outcome.message
+
+
+# --- the source notebook ----------------------------------------------------------------
+
+
+def test_source_notebook_is_a_clean_nbgrader_source() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+    assert len(grade_ids) == len(set(grade_ids)) == len(nb.cells)
+    for c in nb.cells:
+        meta = nbgrader_meta(c)
+        assert meta["schema_version"] == 3
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None
+            if meta.get("solution"):
+                assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
+    assert len(graded_test_cells(nb)) == 4
+    for exercise, (solution_id, function, _) in EXERCISES.items():
+        number = solution_id.split("-")[1]
+        visible = cell(nb, f"m02-{number}-visible")
+        hidden = cell(nb, f"m02-{number}-hidden")
+        for c in (visible, hidden):
+            assert nbgrader_meta(c)["locked"] and nbgrader_meta(c)["points"] > 0
+        assert f'check("{exercise}", {function})' in visible.source
+        assert HIDDEN_BEGIN not in visible.source
+        assert HIDDEN_BEGIN in hidden.source and HIDDEN_END in hidden.source
+        assert f'check("{exercise}", {function}, variant="hidden")' in hidden.source.split(
+            HIDDEN_BEGIN)[1]
+    written = cell(nb, "m02-ex3-answer")
+    meta = nbgrader_meta(written)
+    assert written.cell_type == "markdown"
+    assert meta["grade"] and meta["solution"] and meta["points"] == 5
+    assert "Rubric" in written.source and "### BEGIN SOLUTION" in written.source
+    assert "45–60 minutes" in nb.cells[0].source
+
+
+def test_exercise_points_match_the_notebook() -> None:
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    for exercise_id, (solution_id, _, _) in EXERCISES.items():
+        number = solution_id.split("-")[1]
+        in_notebook = graded[f"m02-{number}-visible"] + graded[f"m02-{number}-hidden"]
+        assert get_exercise(exercise_id).points == in_notebook, exercise_id
+
+
+def test_the_law_cell_cites_then_and_now() -> None:
+    nb = load(source_notebook(ASSIGNMENT))
+    for c in nb.cells:
+        if c.cell_type == "markdown" and "Principle:" in c.source:
+            assert "art." in c.source, c.source[:80]
+    law = cell(nb, "m02-law").source
+    for cited in ("art. 76", "art. 77(1)(a)", "art. 77(1)(b)", "art. 77(2)", "art. 1(3)",
+                  "art. 44", "art. 45", "art. 46", "art. 49(1)(a)", "art. 49(1)(b)",
+                  "recital 111", "2021/914", "2023/1795", "Iceland, Liechtenstein and Norway",
+                  "C-362/14", "C-311/18", "32(1)(c)", "compresses"):
+        assert cited in law, cited
+
+
+# --- the notebook itself, graded by nbgrader ------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.nbgrader
+def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
+    scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
+    graded = points(load(source_notebook(ASSIGNMENT)))
+    automatic = {gid for gid in graded if gid != "m02-ex3-answer"}
+    assert len(automatic) == 4  # two exercises, visible + hidden
+    for gid in automatic:
+        assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
+        assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
+    assert scores["solution"]["m02-ex3-answer"] == 0  # waits for the instructor
+    for student in ("solution", "untouched"):
+        nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
+        assert errors_outside_tests(nb) == [], student
+    student = load(release(ASSIGNMENT, tmp_path / "again"))
+    text = "\n".join(c.source for c in student.cells)
+    assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
+    assert "cms.storage.backup(mounts[name], location=name)" in text  # the instructions stay
+    assert "def suitable(loc)" not in text  # the solutions do not
+    assert "Rubric" not in cell(student, "m02-ex3-answer").source
