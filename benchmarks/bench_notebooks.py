@@ -38,6 +38,8 @@ SOLUTIONS = {
     "01-training-set": ("01-training-data", "m01-ex1-solution", "make_training_set"),
     "01-real-looking": ("01-training-data", "m01-ex2-solution", "find_real_looking"),
     "01-minimal-extract": ("01-training-data", "m01-ex3-solution", "extract_for_bug"),
+    "02-transfer-plan": ("02-storage-transfers", "m02-ex1-solution", "assess_transfers"),
+    "02-restorable": ("02-storage-transfers", "m02-ex2-solution", "make_restorable"),
     "03-share-with-foundation": ("03-consent-sharing", "m03-ex1-solution",
                                  "share_with_foundation"),
     "03-consent-forms": ("03-consent-sharing", "m03-ex2-solution", "review_forms"),
