@@ -229,7 +229,7 @@ def explain(entry: dict[str, Any], basis: str, reason: str, given: str) -> tuple
                 f"a derogation applies only in the absence of an adequacy decision or "
                 f"appropriate safeguards, and art. {basis} is available")
         if kind != "recipient":
-            return "art. 49(1); recital 111", (
+            return "art. 49(1); recital 111; EDPB Guidelines 2/2018", (
                 f"a derogation covers occasional transfers, not a {kind} that receives data "
                 "all the time")
         if given == "49(1)(a)":
