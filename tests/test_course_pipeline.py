@@ -69,6 +69,7 @@ def graded(tmp_path_factory):
     _submit(room, "erin", (HOSTILE / "rewrite_audit.py").read_text())
     _submit(room, "ivan", (HOSTILE / "endless_loop.py").read_text())
     _submit(room, "mallory", (HOSTILE / "patch_grader.py").read_text())
+    _submit(room, "oscar", (HOSTILE / "rebind_check.py").read_text())
     frank = _submit(room, "frank", (HOSTILE / "mail_everyone.py").read_text())
     _delete_test_cells(frank / NOTEBOOK)
     broken = room.root / "submitted" / "zed" / ASSIGNMENT
@@ -93,7 +94,7 @@ def test_release_strips_solutions_and_hidden_tests(graded):
 def test_one_broken_submission_does_not_stop_the_batch(graded):
     _, results = graded
     by_student = {r.student: r for r in results}
-    graded_ok = {"alice", "bob", "carol", "dave", "erin", "frank", "ivan", "mallory"}
+    graded_ok = {"alice", "bob", "carol", "dave", "erin", "frank", "ivan", "mallory", "oscar"}
     assert set(by_student) == graded_ok | {"zed"}
     assert not by_student["zed"].ok and by_student["zed"].error
     assert "NotJSONError" in by_student["zed"].error
@@ -122,6 +123,15 @@ def test_a_submission_that_patches_the_grader_scores_zero_and_says_why(graded):
     tests = _cells(nbformat.read(autograded, as_version=4))["test_visible"]
     assert "changes the grader" in _error_text(tests)
     assert "send_newsletter, line 13: replaces _h._grade" in _error_text(tests)
+
+
+def test_a_submission_that_rebinds_check_scores_zero(graded):
+    room, _ = graded
+    # without the tampering step oscar's hidden test would call his stub and pass
+    assert room.cell_scores(ASSIGNMENT, "oscar") == {"test_visible": 0.0, "test_hidden": 0.0}
+    autograded = room.root / "autograded" / "oscar" / ASSIGNMENT / NOTEBOOK
+    tests = _cells(nbformat.read(autograded, as_version=4))["test_hidden"]
+    assert "send_newsletter, line 5: declares global check" in _error_text(tests)
 
 
 def test_deleted_test_cells_score_zero(graded):

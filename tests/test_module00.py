@@ -138,3 +138,10 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     stub = cell(student, "m00-warmup-solution").source
     assert "send_mailing" not in stub and "NotImplementedError" in stub
     assert HIDDEN_BEGIN not in "\n".join(c.source for c in student.cells)
+
+
+def test_every_test_cell_imports_check_itself() -> None:
+    """A learner cell that rebinds ``check`` cannot reach a test cell (see test_module01)."""
+    for c in graded_test_cells(load(source_notebook(ASSIGNMENT))):
+        body = c.source.split(HIDDEN_BEGIN)[-1]
+        assert body.lstrip().startswith("from grading import check\n"), c.source

@@ -332,3 +332,11 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     for student in ("solution", "untouched"):
         nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
         assert errors_outside_tests(nb) == [], student
+
+
+def test_every_test_cell_imports_check_itself() -> None:
+    """A learner cell that rebinds ``check`` cannot reach a test cell: each test cell (the
+    hidden ones inside their hidden block) imports it again, from the gradebook's copy."""
+    for c in graded_test_cells(load(source_notebook(ASSIGNMENT))):
+        body = c.source.split(HIDDEN_BEGIN)[-1]
+        assert body.lstrip().startswith("from grading import check\n"), c.source

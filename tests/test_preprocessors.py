@@ -28,6 +28,17 @@ from grading.preprocessors import FlagGraderTampering, tampering
     ("setattr(__import__('grading'), 'check', print)", "uses setattr"),
     ("exec('import grading; grading.check = print')", "uses exec"),
     ("def broken(:\n    exec('x')", "uses exec"),
+    # rebinding the name the test cells call, in the notebook's namespace
+    ("check = lambda *a, **k: None", "rebinds check"),
+    ("def check(*args, **kwargs):\n    pass", "rebinds check"),
+    ("def f(cms):\n    global check\n    check = print", "declares global check"),
+    ("def f(cms):\n    globals()['check'] = print", "uses globals"),
+    ("get_ipython().user_ns['check'] = print", "uses get_ipython"),
+    ("from os import path as check", "rebinds check"),
+    ("%time check = print", "rebinds check"),
+    ("%run patch.py", "runs %run"),
+    ("%%writefile patch.py\nimport grading", "runs %%writefile"),
+    ("!python patch.py", "runs !python"),
 ])
 def test_changing_the_grader_is_found(source, finding):
     assert any(finding in hit for hit in tampering(source)), tampering(source)
@@ -38,6 +49,10 @@ def test_changing_the_grader_is_found(source, finding):
     "from collections import Counter\ncounts = Counter()\ncounts['a'] += 1",
     "import re\npattern = re.compile('x')\nrows = {}\nrows['k'] = pattern",
     "%time x = 1\nfrom grading import check\ncheck('00-newsletter-consent', print)",
+    "def f(cms):\n    check = 1\n    for check in range(3):\n        pass\n    return check",
+    "squares = [check * check for check in range(3)]",
+    "from grading import check\ncheck('00-newsletter-consent', print)",
+    "%time total = 1\n%matplotlib inline",
     "import hashlib, hmac, secrets\nkey = secrets.token_bytes(32)\n"
     "d = {}\nd['k'] = hmac.new(key, b'1', hashlib.sha256).hexdigest()",
 ])
@@ -85,3 +100,10 @@ def test_the_autograde_step_is_on_when_nbgrader_registers_it():
     steps = [step.__name__ for step in app.autograde_preprocessors]
     assert steps.index("FlagGraderTampering") == steps.index("Execute") + 1
     assert FlagGraderTampering().enabled
+
+
+def test_what_the_locked_cells_import_from_grading_is_protected_too():
+    nb = _notebook("plant_canaries = lambda *a, **k: []")
+    nb.cells[0].source = "from grading.exercises.canary import plant_canaries"
+    nb, _ = FlagGraderTampering().preprocess(nb, {})
+    assert "rebinds plant_canaries" in nb.cells[2].outputs[0].evalue
