@@ -2,7 +2,8 @@
 
 The setup replaces the sandbox's backup locations with the variant's set: one in the same
 data centre as the primary, one or two outside the EEA without any transfer mechanism, and
-one elsewhere inside the EEA (Frankfurt; in the hidden variant Oslo, EEA but not EU). Each
+an archive inside the EEA registered only for order and invoice data, and one elsewhere
+inside the EEA for everything (Frankfurt; in the hidden variant Oslo, EEA but not EU). Each
 backup location is "mounted" at a folder. The learner writes
 ``make_restorable(cms, mounts) -> path of the backup file``: pick a lawful location away
 from the primary, back up into its folder with ``cms.storage.backup(folder, location=name)``
@@ -11,8 +12,8 @@ and check that the copy restores.
 The grader then plays the disaster: it damages a copy of the primary, restores the learner's
 backup over it with the sandbox's verified restore, and compares the result with the
 primary. It also checks that the file lies in the named location's folder, that the
-location's transfer is lawful for the data it holds (Chapter V) and that it is not where the
-primary is.
+location's transfer is lawful (Chapter V), that the register lists the location for every
+category a full copy holds (art. 30(1)), and that it is not where the primary is.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ from sandbox_cms.storage import check_transfer, load_adequacy
 EXERCISE_ID = "02-restorable"
 ALL = ["identity", "contact", "address", "financial", "birth_date", "company",
        "order_history", "invoice", "consent"]
-# variant seed -> backup locations (name, country, region, transfer mechanism)
+ARCHIVE = ["order_history", "invoice"]  # a bookkeeping archive: no contact data
+# variant seed -> backup locations (name, country, region, categories, transfer mechanism)
 BACKUPS = {
-    None: [("backup-amsterdam", "NL", "Amsterdam", "none"),
-           ("backup-virginia", "US", "Virginia", "none"),
-           ("backup-frankfurt", "DE", "Frankfurt am Main", "none")],
-    4242: [("backup-same-rack", "NL", "Amsterdam", "none"),
-           ("backup-oslo", "NO", "Oslo", "none"),
-           ("backup-singapore", "SG", "Singapore", "none"),
-           ("backup-virginia", "US", "Virginia", "none")],
+    None: [("backup-amsterdam", "NL", "Amsterdam", ALL, "none"),
+           ("backup-virginia", "US", "Virginia", ALL, "none"),
+           ("backup-dublin-archive", "IE", "Dublin", ARCHIVE, "none"),
+           ("backup-frankfurt", "DE", "Frankfurt am Main", ALL, "none")],
+    4242: [("backup-same-rack", "NL", "Amsterdam", ALL, "none"),
+           ("backup-helsinki-archive", "FI", "Helsinki", ARCHIVE, "none"),
+           ("backup-oslo", "NO", "Oslo", ALL, "none"),
+           ("backup-singapore", "SG", "Singapore", ALL, "none"),
+           ("backup-virginia", "US", "Virginia", ALL, "none")],
 }
 COMPARED = ("customers", "orders", "order_items", "invoices", "consent_events")
 
@@ -55,8 +59,8 @@ def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
             conn.executemany(
                 "INSERT INTO storage_locations (name, kind, country, region, categories,"
                 " transfer_mechanism) VALUES (?, 'backup', ?, ?, ?, ?)",
-                [(name, country, region, json.dumps(ALL), mechanism)
-                 for name, country, region, mechanism in backups])
+                [(name, country, region, json.dumps(categories), mechanism)
+                 for name, country, region, categories, mechanism in backups])
     finally:
         conn.close()
     root = Path(cms.path).parent / "mounts"
@@ -124,6 +128,20 @@ def location_is_lawful(attempt: Attempt) -> None:
                                             f"{verdict.reason}"])
 
 
+def location_holds_its_categories(attempt: Attempt) -> None:
+    """A full backup holds every category the primary holds: the location must be
+    registered for all of them."""
+    location = _location(attempt)
+    primary = next(loc for loc in attempt.cms.storage.locations() if loc.kind == "primary")
+    missing = [c for c in primary.categories if c not in location.categories]
+    if missing:
+        raise PrincipleViolation(
+            "records", f"{location.name} is registered only for "
+            f"{', '.join(location.categories)}, but a full backup holds every category of "
+            "the primary; the register would no longer say where the customers' data is",
+            [f"category {c}" for c in missing])
+
+
 def location_is_elsewhere(attempt: Attempt) -> None:
     """The backup is not in the primary's data centre (post 2: an extra backup elsewhere)."""
     location = _location(attempt)
@@ -179,14 +197,14 @@ def _location(attempt: Attempt) -> Any:
 EXERCISE = register(Exercise(
     id=EXERCISE_ID,
     title="Make the shop restorable: a verified backup elsewhere, lawfully",
-    principles=("restorability", "transfers"),
+    principles=("restorability", "transfers", "records"),
     task=(
         "make_restorable(cms, mounts) backs the sandbox up with cms.storage.backup into the "
         "folder of one backup location (mounts[name], location=name) that is lawful for a "
         "full copy and not where the primary is, and returns the backup file's path."
     ),
     checks=(backup_is_verified, location_is_named_and_used, location_is_lawful,
-            location_is_elsewhere, restore_works),
+            location_holds_its_categories, location_is_elsewhere, restore_works),
     points=4,
     returns=(str, Path),
     visible=Variant(scenario="webshop", seed=None, customers=300),
