@@ -178,14 +178,39 @@ def jupyter_command(workspace: Path, open_browser: bool = True,
 
 
 def launch(workspace: Path, open_browser: bool = True, port: int | None = None) -> int:
-    """Run JupyterLab on the workspace until it is stopped; returns its exit status."""
+    """Run JupyterLab on the workspace until it is stopped; returns its exit status.
+
+    Stopping ``privacy-course start`` (Ctrl-C, or SIGTERM from a process manager) stops
+    JupyterLab too, instead of leaving it serving in the background."""
     workspace = Path(workspace).resolve()
     env = {**os.environ, **learner_env(workspace)}
+    return run_until_stopped(jupyter_command(workspace, open_browser, port), workspace, env)
+
+
+def run_until_stopped(cmd: list[str], cwd: Path, env: dict[str, str],
+                      grace: float = 10.0) -> int:
+    """Run ``cmd``; on SIGTERM or Ctrl-C ask it to stop (SIGTERM), kill it after ``grace``
+    seconds. Returns its exit status (0 when stopped by Ctrl-C)."""
+    import signal
+
+    child = subprocess.Popen(cmd, cwd=cwd, env=env)
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return subprocess.call(jupyter_command(workspace, open_browser, port), cwd=workspace,
-                               env=env)
+        return child.wait()
     except KeyboardInterrupt:
+        child.terminate()
+        try:
+            child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _sha256(path: Path) -> str:

@@ -99,3 +99,38 @@ def test_start_prepare_only_from_the_command_line(tmp_path, course):
                                        "--course", str(tmp_path / "missing")])
     assert result.exit_code == 1
     assert result.output.startswith("Error: course folder") and "Traceback" not in result.output
+
+
+def test_stopping_start_stops_jupyterlab_too(tmp_path):
+    """SIGTERM to `privacy-course start` must not leave its JupyterLab serving."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "child.pid"
+    child_script = tmp_path / "child.py"
+    child_script.write_text(
+        "import os, pathlib, time\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n"
+        "time.sleep(60)\n")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from grading.workspace import run_until_stopped\n"
+        f"cmd = [sys.executable, {str(child_script)!r}]\n"
+        "sys.exit(run_until_stopped(cmd, Path('.'), {}, grace=5))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
+    try:
+        for _ in range(200):  # wait (bounded) until the child has started
+            if pid_file.exists() and pid_file.read_text():
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        child = int(pid_file.read_text())
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == 0
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)  # reaped: gone
+    finally:
+        parent.kill()
