@@ -167,6 +167,9 @@ def jupyter_command(workspace: Path, open_browser: bool = True,
         sys.executable, "-m", "jupyter", "lab",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.root_dir={workspace}",
+        # A privacy course does not phone home: no news feed, no update checks.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if port:
         cmd.append(f"--ServerApp.port={port}")
