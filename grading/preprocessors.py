@@ -43,6 +43,10 @@ FORBIDDEN_NAMES = frozenset({
 """Names learner code never needs; each can reach into the grader's own modules or the
 notebook's namespace (where the test cells find ``check``)."""
 
+HARMLESS_MODULES = frozenset({"pandas", "numpy", "matplotlib", "seaborn"})
+"""Display and analysis libraries the grader never uses: setting their options
+(``pd.options.display.max_rows = 20``, ``plt.rcParams[...] = ...``) is no tampering."""
+
 PROTECTED = frozenset({"grading", "check"})
 """Names the test cells use to reach the grader (the notebook adds what its locked cells
 import from ``grading``)."""
@@ -61,7 +65,8 @@ def tampering(source: str, protected: frozenset[str] = PROTECTED) -> list[str]:
     The test cells run in the learner's kernel, after the learner's cells; a solution
     cell that replaces ``grading.check`` (or any attribute of an imported module or
     class) would make every test pass. Flagged: assigning or deleting an attribute or
-    item of something imported (or an alias of it), ``sys.modules``, the forbidden names
+    item of something imported (or an alias of it; display options of the
+    ``HARMLESS_MODULES`` excepted), ``sys.modules``, the forbidden names
     and modules above, rebinding a ``protected`` name (``check = ...`` at the top level
     or after ``global check``), and magics that run unread code. A cell that does not
     parse is scanned for those names as words.
@@ -84,8 +89,10 @@ def tampering(source: str, protected: frozenset[str] = PROTECTED) -> list[str]:
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
+            module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
             for alias in node.names:
-                imported.add(alias.asname or alias.name.split(".")[0])
+                if (module or alias.name).split(".")[0] not in HARMLESS_MODULES:
+                    imported.add(alias.asname or alias.name.split(".")[0])
     _add_aliases(tree, imported)
     for node in ast.walk(tree):
         line = f"line {getattr(node, 'lineno', '?')}"

@@ -24,6 +24,7 @@ from grading.preprocessors import FlagGraderTampering, tampering
     ("import grading\nvars(grading)['check'] = print", "replaces vars(grading)['check']"),
     ("import grading\nh = getattr(grading, 'harness')\nh.run = 1", "replaces h.run"),
     ("import grading\ndel grading.check", "deletes grading.check"),
+    ("import sqlite3\nsqlite3.connect = lambda *a, **k: None", "replaces sqlite3.connect"),
     ("from unittest import mock\nmock.patch('grading.check').start()", "imports unittest"),
     ("setattr(__import__('grading'), 'check', print)", "uses setattr"),
     ("exec('import grading; grading.check = print')", "uses exec"),
@@ -53,6 +54,8 @@ def test_changing_the_grader_is_found(source, finding):
     "squares = [check * check for check in range(3)]",
     "from grading import check\ncheck('00-newsletter-consent', print)",
     "%time total = 1\n%matplotlib inline",
+    "import pandas as pd\nimport matplotlib.pyplot as plt\npd.options.display.max_rows = 20\n"
+    "plt.rcParams['figure.figsize'] = (8, 4)",
     "import hashlib, hmac, secrets\nkey = secrets.token_bytes(32)\n"
     "d = {}\nd['k'] = hmac.new(key, b'1', hashlib.sha256).hexdigest()",
 ])
