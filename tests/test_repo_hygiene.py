@@ -59,3 +59,17 @@ def test_servers_bind_to_loopback_by_default():
 
     help_text = CliRunner().invoke(main, ["serve", "--help"]).output
     assert "127.0.0.1" in help_text
+
+
+@pytest.mark.parametrize("notebook", tracked("course/*.ipynb", "course/**/*.ipynb"),
+                         ids=lambda p: p.name)
+def test_every_graded_test_cell_imports_check_itself(notebook):
+    """A learner who rebinds `check` in a solution cell cannot reach the test cells."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    tests = [c for c in nb["cells"] if c["cell_type"] == "code"
+             and c.get("metadata", {}).get("nbgrader", {}).get("grade")
+             and not c["metadata"]["nbgrader"].get("solution")]
+    assert tests, f"{notebook.name} has no graded test cells"
+    for cell in tests:
+        source = "".join(cell["source"])
+        assert "from grading import check" in source, cell["metadata"]["nbgrader"]["grade_id"]
