@@ -121,6 +121,13 @@ class DataSubjectRequests:
             })
         return token
 
+    def awaiting(self, token: str) -> bool:
+        """True when a request with this mailed code still awaits confirmation."""
+        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p:
+            rows = p.query("SELECT 1 FROM dsr_requests WHERE token = ? AND token != 'direct'"
+                           " AND status = 'awaiting_confirmation'", (str(token),))
+        return bool(rows)
+
     def confirm(self, token: str) -> int:
         """Confirm a request by the code that was mailed; return the request id."""
         now = self._now()

@@ -118,6 +118,7 @@ def test_erasure_request_goes_through_the_outbox_confirmation(client, rendered, 
     assert name == "my_data_erased.html"
     assert any(item.table == "customers" for item in context["report"].removed)
     assert any(item.table == "invoices" for item in context["report"].retained)
+    assert client.get(link).status_code == 404  # a used link shows no confirm button again
 
     assert rows(db_path, "SELECT count(*) FROM customers WHERE id = ?", (cid,))[0][0] == 0
     client.get("/customers", query_string={"q": email})
@@ -162,6 +163,7 @@ def test_my_data_refuses_bad_input(client):
     assert client.post("/my-data", data={"kind": "erase", "csrf_token": csrf}).status_code == 400
     assert client.get("/my-data/confirm/short").status_code == 404
     assert client.get("/my-data/confirm/has%20spaces%20in%20it").status_code == 404
+    assert client.get("/my-data/confirm/abcdefghijklmnop").status_code == 404  # unknown code
     unknown = client.post("/my-data/confirm/abcdefghijklmnop", data={"csrf_token": csrf})
     assert unknown.status_code == 404  # an unknown code is an unknown address, not bad input
     assert "unknown confirmation code" in unknown.get_data(as_text=True)

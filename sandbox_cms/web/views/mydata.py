@@ -82,6 +82,8 @@ def outbox():
 @bp.get(f"/my-data/confirm/{TOKEN}")
 def confirm_form(token: str):
     _check_token(token)
+    if not cms().dsr.awaiting(token):
+        abort(404, description="This confirmation link is not valid, or it was used already.")
     return render_template("my_data_confirm.html", token=token)
 
 
