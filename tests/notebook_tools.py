@@ -1,4 +1,4 @@
-"""Helpers for the course-notebook tests (test_module00.py, test_module01.py).
+"""Helpers for the course-notebook tests (test_module*.py, test_exercise_proofs.py).
 
 Read a source notebook, pull a solution function out of it, execute a notebook with a real
 kernel (nbclient), and generate the student version with nbgrader (through
@@ -7,6 +7,7 @@ kernel (nbclient), and generate the student version with nbgrader (through
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,44 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 COURSE = REPO / "course"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+WRONG_DIR = Path(__file__).resolve().parent / "fixtures" / "wrong_answers"
+
+# Every exercise with a solution cell and a table of plausible wrong answers:
+# exercise id -> (assignment, solution cell, function name, wrong-answers module).
+EXERCISES = {
+    "01-training-set": ("01-training-data", "m01-ex1-solution", "make_training_set",
+                        "m01_training_set"),
+    "01-real-looking": ("01-training-data", "m01-ex2-solution", "find_real_looking",
+                        "m01_real_looking"),
+    "01-minimal-extract": ("01-training-data", "m01-ex3-solution", "extract_for_bug",
+                           "m01_minimal_extract"),
+    "02-transfer-plan": ("02-storage-transfers", "m02-ex1-solution", "assess_transfers",
+                         "m02_transfer_plan"),
+    "02-restorable": ("02-storage-transfers", "m02-ex2-solution", "make_restorable",
+                      "m02_restorable"),
+    "03-share-with-foundation": ("03-consent-sharing", "m03-ex1-solution",
+                                 "share_with_foundation", "m03_share_with_foundation"),
+    "03-consent-forms": ("03-consent-sharing", "m03-ex2-solution", "review_forms",
+                         "m03_consent_forms"),
+    "04-erasure-request": ("04-retention", "m04-ex1-solution", "erase_customer",
+                           "m04_erasure_request"),
+    "04-retention-job": ("04-retention", "m04-ex2-solution", "retention_job",
+                         "m04_retention_job"),
+}
+
+
+def wrong_answers(module: str) -> Any:
+    """The module of plausible wrong answers ``tests/fixtures/wrong_answers/<module>.py``."""
+    spec = importlib.util.spec_from_file_location(f"wrong_{module}", WRONG_DIR / f"{module}.py")
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def solution(exercise_id: str) -> Any:
+    """The reference solution of an exercise, taken from its source notebook."""
+    assignment, grade_id, name, _ = EXERCISES[exercise_id]
+    return solution_function(assignment, grade_id, name)
 
 
 def source_notebook(assignment: str) -> Path:

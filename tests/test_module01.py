@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 from pathlib import Path
 
 import pytest
+from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
     HIDDEN_END,
@@ -30,8 +30,9 @@ from notebook_tools import (
     nbgrader_meta,
     points,
     release,
-    solution_function,
+    solution,
     source_notebook,
+    wrong_answers,
 )
 
 from grading import get_exercise, run
@@ -42,60 +43,16 @@ from sandbox_cms.build import fresh_copy
 from sandbox_cms.guard import passes_elfproef
 
 ASSIGNMENT = "01-training-data"
-WRONG_DIR = Path(__file__).parent / "fixtures" / "wrong_answers"
-# exercise id -> (solution cell, function name, wrong-answers module)
-EXERCISES = {
-    "01-training-set": ("m01-ex1-solution", "make_training_set", "m01_training_set"),
-    "01-real-looking": ("m01-ex2-solution", "find_real_looking", "m01_real_looking"),
-    "01-minimal-extract": ("m01-ex3-solution", "extract_for_bug", "m01_minimal_extract"),
-}
+# this module\'s exercises: exercise id -> (solution cell, function name, wrong answers)
+EXERCISES = {k: v[1:] for k, v in ALL_EXERCISES.items() if v[0] == ASSIGNMENT}
 
 
-def wrong_answers(module: str):
-    spec = importlib.util.spec_from_file_location(f"wrong_{module}", WRONG_DIR / f"{module}.py")
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
-
-
-def solution(exercise_id: str):
-    grade_id, name, _ = EXERCISES[exercise_id]
-    return solution_function(ASSIGNMENT, grade_id, name)
 
 
 # --- reference solutions --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["visible", "hidden"])
-@pytest.mark.parametrize("exercise_id", list(EXERCISES))
-def test_reference_solution_passes(exercise_id: str, variant: str) -> None:
-    outcome = run(exercise_id, solution(exercise_id), variant)
-    assert outcome.passed, outcome.message
-
-
 # --- wrong answers --------------------------------------------------------------------
-
-WRONG_CASES = [
-    pytest.param(ex, fn, principle, phrase, id=f"{ex}:{fn.__name__}")
-    for ex, (_, _, module) in EXERCISES.items()
-    for fn, principle, phrase in wrong_answers(module).WRONG_ANSWERS
-]
-
-
-@pytest.mark.parametrize(("exercise_id", "fn", "principle", "phrase"), WRONG_CASES)
-def test_wrong_answer_fails_naming_the_principle(exercise_id, fn, principle, phrase) -> None:
-    outcome = run(exercise_id, fn, "visible")
-    assert not outcome.passed, f"{fn.__name__} passed {exercise_id}"
-    assert outcome.principle == principle, outcome.message
-    assert phrase in outcome.message, outcome.message
-
-
-def test_at_least_two_wrong_answers_per_exercise_break_different_principles() -> None:
-    for _, _, module in EXERCISES.values():
-        cases = wrong_answers(module).WRONG_ANSWERS
-        assert len(cases) >= 2
-        assert len({(fn.__name__, phrase) for fn, _, phrase in cases}) == len(cases)
-
 
 @pytest.mark.parametrize(
     ("answer", "phrase"),

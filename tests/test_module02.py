@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
     HIDDEN_END,
@@ -31,8 +31,9 @@ from notebook_tools import (
     nbgrader_meta,
     points,
     release,
-    solution_function,
+    solution,
     source_notebook,
+    wrong_answers,
 )
 
 from grading import get_exercise, run
@@ -40,58 +41,16 @@ from grading.exercises.m02_transfer_plan import generate_plan, normalise, refere
 from grading.harness import close_attempt, open_variant
 
 ASSIGNMENT = "02-storage-transfers"
-WRONG_DIR = Path(__file__).parent / "fixtures" / "wrong_answers"
-# exercise id -> (solution cell, function name, wrong-answers module)
-EXERCISES = {
-    "02-transfer-plan": ("m02-ex1-solution", "assess_transfers", "m02_transfer_plan"),
-    "02-restorable": ("m02-ex2-solution", "make_restorable", "m02_restorable"),
-}
+# this module\'s exercises: exercise id -> (solution cell, function name, wrong answers)
+EXERCISES = {k: v[1:] for k, v in ALL_EXERCISES.items() if v[0] == ASSIGNMENT}
 
 
-def wrong_answers(module: str):
-    spec = importlib.util.spec_from_file_location(f"wrong_{module}", WRONG_DIR / f"{module}.py")
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
-
-
-def solution(exercise_id: str):
-    grade_id, name, _ = EXERCISES[exercise_id]
-    return solution_function(ASSIGNMENT, grade_id, name)
 
 
 # --- reference solutions --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["visible", "hidden"])
-@pytest.mark.parametrize("exercise_id", list(EXERCISES))
-def test_reference_solution_passes(exercise_id: str, variant: str) -> None:
-    outcome = run(exercise_id, solution(exercise_id), variant)
-    assert outcome.passed, outcome.message
-
-
 # --- wrong answers --------------------------------------------------------------------
-
-WRONG_CASES = [
-    pytest.param(ex, fn, principle, phrase, id=f"{ex}:{fn.__name__}")
-    for ex, (_, _, module) in EXERCISES.items()
-    for fn, principle, phrase in wrong_answers(module).WRONG_ANSWERS
-]
-
-
-@pytest.mark.parametrize(("exercise_id", "fn", "principle", "phrase"), WRONG_CASES)
-def test_wrong_answer_fails_naming_the_principle(exercise_id, fn, principle, phrase) -> None:
-    outcome = run(exercise_id, fn, "visible")
-    assert not outcome.passed, f"{fn.__name__} passed {exercise_id}"
-    assert outcome.principle == principle, outcome.message
-    assert phrase in outcome.message, outcome.message
-
-
-def test_wrong_answers_break_at_least_two_different_principles_per_exercise() -> None:
-    for _, _, module in EXERCISES.values():
-        cases = wrong_answers(module).WRONG_ANSWERS
-        assert len({principle for _, principle, _ in cases if principle != "task"}) >= 2
-
 
 def test_a_wrong_transfer_names_its_article() -> None:
     wrong = wrong_answers("m02_transfer_plan")
