@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.errors import CourseError
 
-DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 PRINCIPLES_FILE = DATASETS / "grading" / "principles.toml"
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import faker
 
 from sandbox_cms import __version__, parts, schema
+from sandbox_cms.datafiles import DATASETS
 from sandbox_cms.errors import SandboxError, SandboxExists
-from sandbox_cms.scenario import DATASETS, Scenario, load_scenario
+from sandbox_cms.scenario import Scenario, load_scenario
 
 GENERATOR_VERSION = f"sandbox_cms {__version__}; faker {faker.VERSION}"
 DEFAULT_SCENARIO = "webshop"

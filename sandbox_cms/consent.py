@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.erasure import ProcessingDb
 from sandbox_cms.errors import ConsentRefused, UnknownCustomer
 from sandbox_cms.moments import Moment, to_iso
@@ -28,7 +28,7 @@ from sandbox_cms.moments import Moment, to_iso
 if TYPE_CHECKING:
     from sandbox_cms.cms import Sandbox
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "datasets" / "policy" / "consent_rules.toml"
+RULES_FILE = DATASETS / "policy" / "consent_rules.toml"
 PURPOSE = "consent_administration"
 EVENTS = ("granted", "withdrawn")
 CONSENT_GROUND = "consent"  # the register's name for art. 6(1)(a)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from sandbox_cms.errors import SandboxError
+
+# The data folder (scenarios, policy, reference lists, grading principles): next to the
+# package in a checkout, or wherever PRIVACY_COURSE_DATASETS points.
+DATASETS = Path(
+    os.environ.get("PRIVACY_COURSE_DATASETS")
+    or Path(__file__).resolve().parent.parent / "datasets"
+)
 
 
 def read_toml(path: str | Path, error: type[SandboxError] = SandboxError,

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from sandbox_cms import schema
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.errors import PolicyError, UnknownPurpose
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "datasets" / "policy"
+POLICY_DIR = DATASETS / "policy"
 
 LEGAL_GROUNDS: dict[str, str] = {
     "consent": "6(1)(a)",

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.errors import ReferenceDataError
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "datasets" / "reference"
+REFERENCE_DIR = DATASETS / "reference"
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL = re.compile(r"^[a-z]{2,63}$")

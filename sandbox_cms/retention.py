@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.erasure import (
     Db,
     ErasureReport,
@@ -33,7 +33,7 @@ from sandbox_cms.scope import transaction
 if TYPE_CHECKING:
     from sandbox_cms.cms import Sandbox
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "datasets" / "policy" / "retention.toml"
+RULES_FILE = DATASETS / "policy" / "retention.toml"
 PURPOSE = "retention_enforcement"
 ACTIONS = ("delete", "anonymise")
 

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sandbox_cms.consent import load_methods
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.errors import ScenarioError
 from sandbox_cms.policy import default_register
 
-DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SCENARIO_DIR = DATASETS / "scenarios"
 MAX_CUSTOMERS = 10_000_000  # the largest sandbox a scenario or `seed --customers` may ask for
 

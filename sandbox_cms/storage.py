@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandbox_cms.backup import BackupManifest, backup_database, restore_database
-from sandbox_cms.datafiles import read_toml
+from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.errors import LocationError
 
 if TYPE_CHECKING:
     from sandbox_cms.cms import Sandbox
 
-DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 LOCATIONS_FILE = DATASETS / "policy" / "locations.toml"
 ADEQUACY_FILE = DATASETS / "reference" / "adequacy.toml"
 

@@ -29,3 +29,19 @@ def test_problems_raise_the_callers_error_naming_the_file(tmp_path, content, mes
 def test_a_folder_is_not_a_file(tmp_path):
     with pytest.raises(SandboxError, match="is a folder"):
         read_toml(tmp_path)
+
+
+def test_the_data_folder_can_be_moved_with_an_environment_variable(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from sandbox_cms.datafiles import DATASETS
+
+    moved = tmp_path / "data"
+    shutil.copytree(DATASETS, moved)
+    (moved / "scenarios" / "webshop.toml").rename(moved / "scenarios" / "tramp.toml")
+    code = "from sandbox_cms.scenario import available_scenarios; print(available_scenarios())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PRIVACY_COURSE_DATASETS": str(moved), "PATH": ""})
+    assert "'tramp'" in out.stdout and "'webshop'" not in out.stdout
