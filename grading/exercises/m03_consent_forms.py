@@ -134,8 +134,12 @@ def make_forms(seed: int) -> list[dict[str, Any]]:
     return forms
 
 
+_verdict_calls = [0]  # how often verdict() ran; the learner's code must not call it
+
+
 def verdict(form: Mapping[str, Any]) -> set[str]:
     """The reference: which problems keep this form from giving valid sharing consent."""
+    _verdict_calls[0] += 1
     problems = set()
     boxes = [b for b in form["boxes"] if PURPOSE in b["purposes"]]
     if not boxes and form.get("terms_mention_sharing"):
@@ -161,6 +165,20 @@ def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
 
 def expect(attempt: Attempt) -> dict[str, set[str]]:
     return {f["id"]: verdict(f) for f in attempt.context["forms"]}
+
+
+def arguments(attempt: Attempt) -> tuple[Any, ...]:
+    """The forms (a copy); notes how often the reference ran before the learner's code."""
+    attempt.context["verdict_calls"] = _verdict_calls[0]
+    return (copy.deepcopy(attempt.context["forms"]),)
+
+
+def reviewed_by_hand(attempt: Attempt) -> None:
+    """verdict() is the reference; the learner writes the review."""
+    if _verdict_calls[0] != attempt.context.get("verdict_calls", _verdict_calls[0]):
+        raise PrincipleViolation(
+            "task", "grading.exercises.m03_consent_forms.verdict is the reference the grader "
+            "compares with; write the review yourself, rule by rule")
 
 
 def answer_is_well_formed(attempt: Attempt) -> None:
@@ -216,11 +234,11 @@ EXERCISE = register(Exercise(
         "review_forms(cms, forms) returns {form id: set of problem codes} for the consent "
         "to antipiracy_sharing; an empty set means the form gives valid consent."
     ),
-    checks=(answer_is_well_formed, verdicts_match),
+    checks=(reviewed_by_hand, answer_is_well_formed, verdicts_match),
     points=3,
     visible=Variant(scenario="ebooks", seed=20130927, customers=50),
     hidden=Variant(scenario="ebooks", seed=116, customers=50),
     prepare=prepare,
     expect=expect,
-    arguments=lambda attempt: (copy.deepcopy(attempt.context["forms"]),),
+    arguments=arguments,
 ))
