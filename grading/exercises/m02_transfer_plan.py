@@ -96,8 +96,12 @@ def generate_plan(seed: int) -> list[dict[str, Any]]:
     return plan
 
 
+_reference_calls = [0]  # how often the reference ran; the learner's code must not call it
+
+
 def candidates(entry: dict[str, Any]) -> list[str]:
     """The transfer mechanisms the plan offers for ``entry``, in the order of Chapter V."""
+    _reference_calls[0] += 1
     offered = ["adequacy:dpf" if entry["dpf_certified"] else "adequacy"]
     if entry["safeguard"]:
         offered.append(entry["safeguard"])
@@ -154,7 +158,18 @@ def expect(attempt: Attempt) -> dict[str, tuple[str, str]]:
 
 
 def arguments(attempt: Attempt) -> list[Any]:
+    """The plan (a copy); notes how often the reference ran before the learner's code."""
+    attempt.context["reference_calls"] = _reference_calls[0]
     return [copy.deepcopy(attempt.context["plan"])]
+
+
+def assessed_by_hand(attempt: Attempt) -> None:
+    """reference_basis() and candidates() are the reference; the learner decides."""
+    if _reference_calls[0] != attempt.context.get("reference_calls", _reference_calls[0]):
+        raise PrincipleViolation(
+            "task", "grading.exercises.m02_transfer_plan (reference_basis, candidates) is the "
+            "reference the grader compares with; decide each vendor's basis yourself, in "
+            "Chapter V's order")
 
 
 def every_vendor_answered(attempt: Attempt) -> None:
@@ -252,7 +267,7 @@ EXERCISE = register(Exercise(
         "'46', '49(1)(a)', '49(1)(b)' or 'missing', in the order Chapter V sets: adequacy, "
         "then safeguards, and only without them an occasional derogation."
     ),
-    checks=(every_vendor_answered, eea_is_free, bases_match),
+    checks=(assessed_by_hand, every_vendor_answered, eea_is_free, bases_match),
     points=4,
     returns=dict,
     visible=Variant(scenario="webshop", seed=None, customers=300),
