@@ -94,7 +94,11 @@ def test_forms_answer_with_a_missing_form_or_an_unknown_code_gets_a_task_message
     def own_code(cms, forms):
         return {f["id"]: {"looks_dodgy"} for f in forms}
 
-    for fn, phrase in ((skips_one, "missing: F1"), (own_code, "unknown problem code")):
+    def invents_a_form(cms, forms):
+        return {**review(forms), "F99": set()}
+
+    for fn, phrase in ((skips_one, "missing: F1"), (own_code, "unknown problem code"),
+                       (invents_a_form, "not among them: F99")):
         outcome = run("03-consent-forms", fn, "visible")
         assert outcome.principle == "task" and phrase in outcome.message, outcome.message
 

@@ -185,7 +185,8 @@ def every_vendor_answered(attempt: Attempt) -> None:
     bad = [f"{n}: {v!r}" for n, v in result.items() if normalise(v) is None]
     if bad:
         raise PrincipleViolation(
-            "task", f"a basis must be one of {', '.join(map(repr, BASES))}", bad)
+            "task", f"a basis must be one of the strings {', '.join(map(repr, BASES))}"
+            " (the article as text, e.g. '45', not the number 45)", bad)
 
 
 def eea_is_free(attempt: Attempt) -> None:

@@ -189,6 +189,10 @@ def answer_is_well_formed(attempt: Attempt) -> None:
     if missing:
         raise PrincipleViolation("task", f"give a verdict for every form; missing: "
                                  f"{', '.join(map(str, missing))}")
+    unknown_forms = sorted(str(f) for f in set(result) - set(attempt.expected))
+    if unknown_forms:
+        raise PrincipleViolation("task", "give verdicts only for the forms you were given; "
+                                 f"not among them: {', '.join(unknown_forms)}")
     for form_id, codes in result.items():
         if not isinstance(codes, (set, frozenset, list, tuple)):
             raise PrincipleViolation(
