@@ -245,9 +245,12 @@ def explain(entry: dict[str, Any], basis: str, reason: str, given: str) -> tuple
                 f"a derogation applies only in the absence of an adequacy decision or "
                 f"appropriate safeguards, and art. {basis} is available")
         if kind != "recipient":
-            return "art. 49(1); recital 111; EDPB Guidelines 2/2018", (
+            where = ("art. 49(1)(b); recital 111; EDPB Guidelines 2/2018" if given == "49(1)(b)"
+                     else "art. 49(1)(a); EDPB Guidelines 2/2018")
+            return where, (
                 f"a derogation covers occasional transfers, not a {kind} that receives data "
-                "all the time")
+                "all the time (recital 111 says so for the contract; the EDPB reads every "
+                "derogation as a narrow exception, never the rule)")
         if given == "49(1)(a)":
             return "art. 49(1)(a)", (
                 "consent in the terms and conditions is not explicit consent given after "
