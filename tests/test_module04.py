@@ -235,3 +235,18 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     assert "erase_customers(ProcessingDb(p)" in text  # the instructions stay
     assert "ROW_NUMBER() OVER" not in text  # the solutions do not
     assert "Rubric" not in cell(student, "m04-ex3-answer").source
+
+
+def test_erasure_report_names_the_exception_however_it_is_spaced() -> None:
+    """'art. 17 (3) (b)' names the exception as well as '17(3)(b)'; 'for tax' does not."""
+    reference = solution("04-erasure-request")
+
+    def spaced(cms, email):
+        return {k: "kept: art. 17 (3) (b) GDPR, the tax duty" for k in reference(cms, email)}
+
+    def vague(cms, email):
+        return {k: "kept for tax" for k in reference(cms, email)}
+
+    assert run("04-erasure-request", spaced).passed
+    outcome = run("04-erasure-request", vague)
+    assert outcome.principle == "legal_retention" and "17(3)(b)" in outcome.message

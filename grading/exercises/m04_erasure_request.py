@@ -289,7 +289,7 @@ def report_names_what_stays(attempt: Attempt) -> None:
             "task", f"your report lists invoices {sorted(report)}, but the invoices kept "
             f"under the tax duty are {sorted(kept)}")
     vague = [f"invoice {k}: {str(v)[:60]!r}" for k, v in sorted(report.items())
-             if not isinstance(v, str) or EXCEPTION not in v]
+             if not isinstance(v, str) or EXCEPTION not in "".join(v.split())]
     if vague:
         raise PrincipleViolation(
             "legal_retention", "tell the person why each invoice stays: name the exception "
