@@ -150,8 +150,13 @@ def load_adequacy(path: Path = ADEQUACY_FILE) -> Adequacy:
     return Adequacy(frozenset(eea), dict(decisions), retrieved, source.strip())
 
 
+CHECK_TRANSFER_CALLS = [0]
+"""How often check_transfer ran: exercise 02-transfer-plan sees whether the learner called it."""
+
+
 def check_transfer(location: Location, adequacy: Adequacy) -> TransferCheck | None:
     """The verdict on one location, or None when it is inside the EEA (no transfer)."""
+    CHECK_TRANSFER_CALLS[0] += 1
     country, mechanism = location.country, location.transfer_mechanism
     if country in adequacy.eea:
         return None

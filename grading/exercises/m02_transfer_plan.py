@@ -24,6 +24,7 @@ from typing import Any
 
 from grading.checks import PrincipleViolation
 from grading.harness import Attempt, Exercise, Variant, register
+from sandbox_cms import storage
 from sandbox_cms.storage import Location, check_transfer, load_adequacy
 
 EXERCISE_ID = "02-transfer-plan"
@@ -162,16 +163,24 @@ def expect(attempt: Attempt) -> dict[str, tuple[str, str]]:
 def arguments(attempt: Attempt) -> list[Any]:
     """The plan (a copy); notes how often the reference ran before the learner's code."""
     attempt.context["reference_calls"] = _reference_calls[0]
+    attempt.context["transfer_checks"] = storage.CHECK_TRANSFER_CALLS[0]
     return [copy.deepcopy(attempt.context["plan"])]
 
 
 def assessed_by_hand(attempt: Attempt) -> None:
-    """reference_basis() and candidates() are the reference; the learner decides."""
+    """reference_basis(), candidates() and the sandbox's check_transfer are the reference;
+    the learner decides."""
     if _reference_calls[0] != attempt.context.get("reference_calls", _reference_calls[0]):
         raise PrincipleViolation(
             "task", "grading.exercises.m02_transfer_plan (reference_basis, candidates) is the "
             "reference the grader compares with; decide each vendor's basis yourself, in "
             "Chapter V's order")
+    if storage.CHECK_TRANSFER_CALLS[0] != attempt.context.get(
+            "transfer_checks", storage.CHECK_TRANSFER_CALLS[0]):
+        raise PrincipleViolation(
+            "task", "check_transfer (and cms.storage.check_transfers) is the reference the "
+            "grader compares with; decide each vendor's basis yourself from load_adequacy(), "
+            "in Chapter V's order (outside your function it is a fine way to check your work)")
 
 
 def every_vendor_answered(attempt: Attempt) -> None:
