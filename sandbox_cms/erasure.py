@@ -154,9 +154,14 @@ class ErasureReport:
         return out
 
 
+ERASE_CALLS = [0]
+"""How often erase_customers ran: exercise 04-erasure-request sees whether the learner called it."""
+
+
 def erase_customers(db: Db, customer_ids: Iterable[int], at: str,
                     invoices: InvoiceRule = InvoiceRule()) -> ErasureReport:
     """Erase the given customers (see the module docstring); return what was done."""
+    ERASE_CALLS[0] += 1
     report = ErasureReport(at=at)
     ids = sorted(set(customer_ids))
     recipients: set[str] = set()

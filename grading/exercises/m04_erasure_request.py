@@ -27,6 +27,7 @@ from typing import Any
 from grading import engine
 from grading.checks import PrincipleViolation
 from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
+from sandbox_cms import erasure
 
 EXERCISE_ID = "04-erasure-request"
 PURPOSE = "dsr_erasure"
@@ -163,6 +164,7 @@ def expect(attempt: Attempt) -> dict[str, Any]:
 
 
 def _arguments(attempt: Attempt) -> tuple[str]:
+    attempt.context["erase_calls"] = erasure.ERASE_CALLS[0]
     return (attempt.context["email"],)
 
 
@@ -172,6 +174,11 @@ def _arguments(attempt: Attempt) -> tuple[str]:
 def did_it_by_hand(attempt: Attempt) -> None:
     """cms.dsr.erase is the reference; the learner writes the erasure."""
     reference_actions(attempt, "dsr", ("erase",), "cms.dsr.erase")
+    if erasure.ERASE_CALLS[0] != attempt.context.get("erase_calls", erasure.ERASE_CALLS[0]):
+        raise PrincipleViolation(
+            "task", "sandbox_cms.erasure.erase_customers is the routine behind cms.dsr.erase, "
+            "the reference the grader compares with; in this exercise decide yourself what "
+            "goes and what stays (exercise 2 may use it)")
 
 
 def email_gone(attempt: Attempt) -> None:
