@@ -199,7 +199,7 @@ def test_control_characters_are_refused(tmp_path, unchanged):
 def test_csv_line_numbers_are_physical_lines(tmp_path, unchanged):
     path = write(tmp_path / "multi.csv",
                  'first_name,last_name,email,street\nA,B,a@example.com,"Lange\nStraat"\n'
-                 "C,D,c@gmail.com,\n")
+                 "C,D,planted-refused-c@gmail.com,\n")
     with pytest.raises(ImportRefused) as info:
         import_customers(unchanged, path)
     assert info.value.refusals == [

@@ -52,7 +52,8 @@ def test_planted_values_in_json_are_found_with_record_and_field():
 
 def test_values_outside_objects_are_scanned_too(tmp_path):
     path = tmp_path / "list.json"
-    path.write_text('["a@example.com", ["b@gmail.com"], 123456782]', encoding="utf-8")
+    path.write_text('["a@example.com", ["planted-refused-b@gmail.com"], 123456782]',
+                    encoding="utf-8")
     assert [(f.where, f.kind) for f in scan_path(path)] == [
         ("list.json record 2, field value[0]", "e-mail"),
         ("list.json record 3, field value", "BSN"),
@@ -72,13 +73,15 @@ def planted_db(db_path: Path) -> Path:
     """A fresh sandbox with real-looking values planted in known rows."""
     conn = sqlite3.connect(db_path)
     with conn:
-        conn.execute("UPDATE customers SET email = 'jan@gmail.com' WHERE id = 3")
+        conn.execute("UPDATE customers SET email = 'planted-refused-jan@gmail.com' WHERE id = 3")
         conn.execute("UPDATE customers SET iban = 'NL91ABNA0417164300' WHERE id = 5")
         conn.execute("UPDATE customers SET company = 'Heineken Nederland B.V.' WHERE id = 7")
         conn.execute("UPDATE invoices SET billing_street = 'Dorpsstraat 1, BSN 123456782' "
                      "WHERE id = 2")
         conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, bsn INTEGER, body TEXT)")
-        conn.execute("INSERT INTO notes VALUES (9, 111222333, 'call kees@ziggo.nl')")
+        conn.execute(
+            "INSERT INTO notes VALUES (9, 111222333, 'call planted-refused-kees@ziggo.nl')"
+        )
     conn.close()
     return db_path
 
@@ -126,7 +129,7 @@ def test_scan_does_not_change_the_database(planted_db):
     ("field", "value", "kinds"),
     [
         ("email", "fenna@example.com", []),
-        ("email", "fenna@sub.example.org; jan@gmail.com", ["e-mail"]),
+        ("email", "fenna@sub.example.org; planted-refused-jan@gmail.com", ["e-mail"]),
         ("note", "id 123456782 and 123456781", ["BSN"]),
         ("note", "hash a123456782b", []),
         ("note", "rekening NL91 ABNA 0417 1643 00 graag", ["IBAN"]),

@@ -49,7 +49,7 @@ def test_an_order_gets_the_next_invoice_number_and_its_consents(cms):
 def test_a_refused_order_writes_nothing(cms):
     before = {t: count(cms, t) for t in ("customers", "orders", "invoices", "consent_events")}
     for customer, sku, quantity, consents in [
-        ({**BUYER, "email": "piet@hotmail.com"}, "TR-244", 1, []),
+        ({**BUYER, "email": "planted-refused-piet@hotmail.com"}, "TR-244", 1, []),
         (BUYER, "NOPE", 1, []),
         (BUYER, "TR-244", 99, []),
         (BUYER, "TR-244", 1, ["profiling"]),

@@ -73,7 +73,7 @@ def test_checkout_refuses_bad_input_and_writes_nothing(client, db_path):
     customers = rows(db_path, "SELECT count(*) FROM customers")[0][0]
     cases = [
         ({"first_name": "A" * 201}, "too long"),
-        ({"email": "anna@gmail.com"}, "reserved"),
+        ({"email": "planted-refused-anna@gmail.com"}, "reserved"),
         ({"last_name": ""}, "required"),
         ({"product": "NO-SUCH"}, "no product"),
         ({"quantity": "0"}, "quantity"),
@@ -192,14 +192,14 @@ def test_ebooks_checkout_asks_each_consent_separately(tmp_path: Path):
 
 
 def test_a_refused_checkout_shows_the_form_again_with_the_values_but_no_ticks(client, rendered):
-    response = client.post("/shop", data={**BUYER, "email": "anna@gmail.com",
+    response = client.post("/shop", data={**BUYER, "email": "planted-refused-anna@gmail.com",
                                           "consent": "newsletter",
                                           "csrf_token": token(client, "/shop")})
     assert response.status_code == 400
     name, context = rendered[-1]
     assert name == "checkout.html" and "reserved" in context["error"]
     body = response.get_data(as_text=True)
-    assert 'value="Proefpersoon"' in body and 'value="anna@gmail.com"' in body
+    assert 'value="Proefpersoon"' in body and 'value="planted-refused-anna@gmail.com"' in body
     assert all("checked" not in box for box in re.findall(r'<input type="checkbox"[^>]*>', body))
 
 
