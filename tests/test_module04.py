@@ -1,5 +1,9 @@
 """Module 04 (retention after the sale): every graded exercise proven.
 
+The proofs every exercise shares (reference solutions, wrong answers, a clean nbgrader
+source, points) run in tests/test_exercise_proofs.py over one registry; this file holds what
+is particular to the module. Together they prove:
+
 - the reference solutions (taken from the source notebook) pass the visible and hidden test;
 - plausible wrong answers (tests/fixtures/wrong_answers/m04_*.py) fail naming the right
   principle: a soft-delete flag, a hashed e-mail, deleting the invoices, leaving the id
@@ -19,14 +23,11 @@ import pytest
 from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
-    HIDDEN_END,
     autograde_solution_and_untouched,
     autograded,
     cell,
     errors_outside_tests,
-    graded_test_cells,
     load,
-    nbgrader_meta,
     points,
     release,
     solution,
@@ -157,45 +158,6 @@ def test_retention_setup_makes_every_rule_due_and_varies_the_period() -> None:
 
 
 # --- the source notebook ----------------------------------------------------------------
-
-
-def test_source_notebook_is_a_clean_nbgrader_source() -> None:
-    nb = load(source_notebook(ASSIGNMENT))
-    grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
-    assert len(grade_ids) == len(set(grade_ids)) == len(nb.cells)
-    for c in nb.cells:
-        meta = nbgrader_meta(c)
-        assert meta["schema_version"] == 3
-        if c.cell_type == "code":
-            assert c.outputs == [] and c.execution_count is None
-            if meta.get("solution"):
-                assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
-    assert len(graded_test_cells(nb)) == 4
-    for exercise, (solution_id, function, _) in EXERCISES.items():
-        number = solution_id.split("-")[1]
-        visible = cell(nb, f"m04-{number}-visible")
-        hidden = cell(nb, f"m04-{number}-hidden")
-        for c in (visible, hidden):
-            assert nbgrader_meta(c)["locked"] and nbgrader_meta(c)["points"] > 0
-        assert f'check("{exercise}", {function})' in visible.source
-        assert HIDDEN_BEGIN not in visible.source
-        assert HIDDEN_BEGIN in hidden.source and HIDDEN_END in hidden.source
-        assert f'check("{exercise}", {function}, variant="hidden")' in hidden.source.split(
-            HIDDEN_BEGIN)[1]
-    written = cell(nb, "m04-ex3-answer")
-    meta = nbgrader_meta(written)
-    assert written.cell_type == "markdown"
-    assert meta["grade"] and meta["solution"] and meta["points"] == 5
-    assert "Rubric" in written.source and "### BEGIN SOLUTION" in written.source
-    assert "45–60 minutes" in nb.cells[0].source
-
-
-def test_exercise_points_match_the_notebook() -> None:
-    graded = points(load(source_notebook(ASSIGNMENT)))
-    for exercise_id, (solution_id, _, _) in EXERCISES.items():
-        number = solution_id.split("-")[1]
-        in_notebook = graded[f"m04-{number}-visible"] + graded[f"m04-{number}-hidden"]
-        assert get_exercise(exercise_id).points == in_notebook, exercise_id
 
 
 def test_the_law_cell_cites_then_and_now() -> None:
