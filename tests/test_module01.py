@@ -19,7 +19,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
     autograde_solution_and_untouched,
@@ -45,13 +44,6 @@ from sandbox_cms.build import fresh_copy
 from sandbox_cms.guard import passes_elfproef
 
 ASSIGNMENT = "01-training-data"
-# this module\'s exercises: exercise id -> (solution cell, function name, wrong answers)
-EXERCISES = {k: v[1:] for k, v in ALL_EXERCISES.items() if v[0] == ASSIGNMENT}
-
-
-
-
-# --- reference solutions --------------------------------------------------------------
 
 
 # --- wrong answers --------------------------------------------------------------------

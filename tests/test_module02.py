@@ -22,7 +22,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
     autograde_solution_and_untouched,
@@ -42,13 +41,6 @@ from grading.exercises.m02_transfer_plan import generate_plan, normalise, refere
 from grading.harness import close_attempt, open_variant
 
 ASSIGNMENT = "02-storage-transfers"
-# this module\'s exercises: exercise id -> (solution cell, function name, wrong answers)
-EXERCISES = {k: v[1:] for k, v in ALL_EXERCISES.items() if v[0] == ASSIGNMENT}
-
-
-
-
-# --- reference solutions --------------------------------------------------------------
 
 
 # --- wrong answers --------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
     autograde_solution_and_untouched,
@@ -40,13 +39,6 @@ from grading.exercises import m03_share_with_foundation as share_ex
 from grading.harness import close_attempt, open_variant
 
 ASSIGNMENT = "03-consent-sharing"
-# this module\'s exercises: exercise id -> (solution cell, function name, wrong answers)
-EXERCISES = {k: v[1:] for k, v in ALL_EXERCISES.items() if v[0] == ASSIGNMENT}
-
-
-
-
-# --- reference solutions --------------------------------------------------------------
 
 
 # --- wrong answers --------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from notebook_tools import EXERCISES as ALL_EXERCISES
 from notebook_tools import (
     HIDDEN_BEGIN,
     autograde_solution_and_untouched,
@@ -39,13 +38,6 @@ from grading import get_exercise, run
 from grading.harness import close_attempt, open_variant
 
 ASSIGNMENT = "04-retention"
-# this module\'s exercises: exercise id -> (solution cell, function name, wrong answers)
-EXERCISES = {k: v[1:] for k, v in ALL_EXERCISES.items() if v[0] == ASSIGNMENT}
-
-
-
-
-# --- reference solutions --------------------------------------------------------------
 
 
 # --- wrong answers --------------------------------------------------------------------
