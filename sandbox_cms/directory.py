@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox_cms.errors import SandboxError
+from sandbox_cms.listing import keyset_window
 
 LIST_PURPOSE = "customer_service"
 LIST_COLUMNS = ("id", "first_name", "last_name", "email", "city")
@@ -72,17 +73,10 @@ def list_customers(cms: Any, *, search: str = "", by: str | None = None,
             rows = _search_page(p, field, search, after, before, limit + 1)
         else:
             rows = _id_page(p, after, before, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if before is not None:
-        rows.reverse()
-        has_next, has_prev = True, more
-    else:
-        has_next, has_prev = more, after is not None
+    rows, next_after, prev_before = keyset_window(rows, limit, after, before)
     return CustomerPage(
         purpose=purpose, columns=LIST_COLUMNS, rows=rows, search=search, by=field,
-        next_after=rows[-1]["id"] if rows and has_next else None,
-        prev_before=rows[0]["id"] if rows and has_prev else None,
+        next_after=next_after, prev_before=prev_before,
     )
 
 

@@ -45,7 +45,16 @@ def page_rows(processing: Any, table: str, columns: tuple[str, ...], *,
     sql = (f"SELECT {', '.join(columns)} FROM {table}"
            f"{' WHERE ' + ' AND '.join(where) if where else ''}"
            f" ORDER BY id {order} LIMIT ?")
-    rows = processing.query(sql, [*params, limit + 1])
+    rows, next_after, prev_before = keyset_window(
+        processing.query(sql, [*params, limit + 1]), limit, after, before)
+    return Page(purpose=processing.name or "", columns=columns, rows=rows,
+                next_after=next_after, prev_before=prev_before)
+
+
+def keyset_window(rows: list[dict[str, Any]], limit: int, after: int | None,
+                  before: int | None) -> tuple[list[dict[str, Any]], int | None, int | None]:
+    """Turn ``limit + 1`` rows fetched after/before an id into (page rows in id order,
+    the id to page forward from, the id to page back from); None where there is no page."""
     more = len(rows) > limit
     rows = rows[:limit]
     if before is not None:
@@ -53,10 +62,5 @@ def page_rows(processing: Any, table: str, columns: tuple[str, ...], *,
         has_next, has_prev = True, more
     else:
         has_next, has_prev = more, after is not None
-    return Page(
-        purpose=processing.name or "",
-        columns=columns,
-        rows=rows,
-        next_after=rows[-1]["id"] if rows and has_next else None,
-        prev_before=rows[0]["id"] if rows and has_prev else None,
-    )
+    return (rows, rows[-1]["id"] if rows and has_next else None,
+            rows[0]["id"] if rows and has_prev else None)
