@@ -13,21 +13,13 @@ from pathlib import Path
 import click
 
 from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM
-from sandbox_cms.errors import SandboxError
+from sandbox_cms.cli_errors import MessageGroup
 
 CLASSROOM_ENV = "PRIVACY_COURSE_CLASSROOM"
 SOURCE_ENV = "PRIVACY_COURSE_SOURCE"
 
 
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except SandboxError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-@click.group(cls=_Group)
+@click.group(cls=MessageGroup)
 def main() -> None:
     """Run, release and grade the privacy-engineering course."""
 

@@ -9,20 +9,12 @@ from __future__ import annotations
 import click
 
 from sandbox_cms import __version__
-from sandbox_cms.errors import SandboxError
+from sandbox_cms.cli_errors import MessageGroup
 
 from . import build, data, privacy, requests, web
 
 
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except SandboxError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-@click.group(cls=_Group)
+@click.group(cls=MessageGroup)
 @click.version_option(__version__, prog_name="sandbox-cms")
 def main() -> None:
     """The sandbox CMS: a webshop back office with synthetic customers only."""
