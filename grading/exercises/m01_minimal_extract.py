@@ -11,15 +11,15 @@ purpose and audit trail (art. 5(1)(b), 5(2)).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
 import sqlite3
 from collections import defaultdict
 from typing import Any
 
-from grading import engine
+from grading import engine, pseudonyms
 from grading.checks import PrincipleViolation, check_rows
 from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
+from grading.pseudonyms import function_in_call, learner_source
 
 EXERCISE_ID = "01-minimal-extract"
 PURPOSE = "bug_fixing"
@@ -27,8 +27,6 @@ KEYS = ("order_id", "status", "total_cents", "amount_cents", "vat_cents", "custo
 VALUE_KEYS = ("status", "total_cents", "amount_cents", "vat_cents")
 VAT_PERCENT = 21
 REFUNDED_CUSTOMERS = 4  # the first of them gets two refunds
-UNKEYED_HASHES = (hashlib.md5, hashlib.sha1, hashlib.sha256, hashlib.sha512)
-MIN_HASH_PREFIX = 6  # a truncated unkeyed hash is still an unkeyed hash
 
 
 def plant_refunds(db_path: str, seed: int) -> list[int]:
@@ -79,8 +77,37 @@ def plant_refunds(db_path: str, seed: int) -> list[int]:
     return planted
 
 
+def plant_zero_total(db_path: str, seed: int) -> int:
+    """The boundary of the bug's rule: a refund that exactly cancels a voucher leaves an
+    order with a total of 0 (not negative, so not in the extract: ``< 0``, not ``<= 0``)."""
+    rng = random.Random(f"zero-{seed}")
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            cid, ordered_at, name, street, postcode, city = rng.choice(conn.execute(
+                "SELECT o.customer_id, o.ordered_at, i.billing_name, i.billing_street,"
+                " i.billing_postcode, i.billing_city FROM orders AS o"
+                " JOIN invoices AS i ON i.order_id = o.id WHERE o.status = 'delivered'"
+                " ORDER BY o.id").fetchall())
+            order_id = conn.execute(
+                "INSERT INTO orders (customer_id, ordered_at, status, total_cents,"
+                " provenance_id) VALUES (?, ?, 'refunded', 0, 1)", (cid, ordered_at),
+            ).lastrowid
+            conn.execute(
+                "INSERT INTO invoices (number, order_id, customer_id, issued_at, billing_name,"
+                " billing_street, billing_postcode, billing_city, amount_cents, vat_cents,"
+                " provenance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 1)",
+                (f"CN-{seed % 10000:04d}-000", order_id, cid, ordered_at[:10], name, street,
+                 postcode, city))
+    finally:
+        conn.close()
+    return order_id
+
+
 def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
-    return {"planted": plant_refunds(str(cms.path), variant.seed or 0)}
+    seed = variant.seed or 0
+    return {"planted": plant_refunds(str(cms.path), seed),
+            "zero_total": plant_zero_total(str(cms.path), seed)}
 
 
 def expect(attempt: Attempt) -> dict[str, Any]:
@@ -148,49 +175,30 @@ def values_match(attempt: Attempt) -> None:
             "task", "the extract must show the values that trigger the bug", wrong)
 
 
-def _unkeyed_hashes(value: Any) -> set[str]:
-    text = str(value).strip().lower().encode()
-    return {make(text).hexdigest() for make in UNKEYED_HASHES}
+def arguments(attempt: Attempt) -> tuple[()]:
+    """No arguments; keeps the learner function's source for the pseudonym judge."""
+    attempt.context["learner_source"] = learner_source(function_in_call(attempt))
+    return ()
 
 
 def customers_pseudonymised(attempt: Attempt) -> None:
-    """The customer key is a pseudonym: not the id, not an unkeyed hash, one per customer."""
-    rows = _rows(attempt)
-    problems = []
-    pseudonym_of: dict[int, set[str]] = defaultdict(set)
-    for row in rows:
+    """The customer key is a pseudonym (grading.pseudonyms): not the id, not an unkeyed hash,
+    not a keyed hash whose key is in the code; one per customer, different between them."""
+    rows = []
+    for row in _rows(attempt):
         truth = attempt.expected[row["order_id"]]
-        cid, value = truth["customer_id"], row.get("customer")
-        text = str(value).strip().lower()
-        if value is None or text == "":
-            problems.append(f"order {row['order_id']}: no pseudonym")
-        elif text in {str(cid), f"customer {cid}", f"customer-{cid}"}:
-            problems.append(f"order {row['order_id']}: {value!r} is the customer id itself")
-        elif len(text) >= MIN_HASH_PREFIX and any(
-            h.startswith(text) for h in _unkeyed_hashes(cid) | _unkeyed_hashes(truth["email"])
-        ):
-            problems.append(
-                f"order {row['order_id']}: {value!r} is an unkeyed hash of the customer's id "
-                "or e-mail; anyone can hash every id and find it back"
-            )
-        pseudonym_of[cid].add(text)
+        rows.append((f"order {row['order_id']}", row.get("customer"), truth["customer_id"],
+                     {"id": truth["customer_id"], "e-mail": truth["email"]}))
+    problems, task = pseudonyms.judge(rows, source=attempt.context.get("learner_source"))
     if problems:
         raise PrincipleViolation(
             "pseudonymisation",
-            "the developer can link the extract back to customers without any secret",
-            problems,
+            "the developer can link the extract back to customers without a secret you keep",
+            [p.line() for p in problems],
         )
-    if any(len(names) > 1 for names in pseudonym_of.values()):
+    if task:
         raise PrincipleViolation(
-            "task", "one customer must get the same pseudonym on every row (the bug may "
-            "depend on customers with several refunds)")
-    owners = defaultdict(set)
-    for cid, names in pseudonym_of.items():
-        for name in names:
-            owners[name].add(cid)
-    if any(len(cids) > 1 for cids in owners.values()):
-        raise PrincipleViolation(
-            "task", "different customers must get different pseudonyms")
+            "task", f"{task[0]} (the bug may depend on customers with several refunds)")
 
 
 def read_under_purpose(attempt: Attempt) -> None:
@@ -227,4 +235,5 @@ EXERCISE = register(Exercise(
     hidden=Variant(scenario="ebooks", seed=5021, customers=300),
     prepare=prepare,
     expect=expect,
+    arguments=arguments,
 ))
