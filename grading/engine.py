@@ -102,12 +102,13 @@ def existing_ids(cms: Any, table: str) -> set[int]:
 
 
 def invoices_under_duty(cms: Any, at: dt.datetime | None = None) -> set[int]:
-    """Invoices a legal duty keeps at ``at``: issued less than the invoice rule's period ago
-    (the retention schedule's rule; AWR art. 52(4), BW 2:10(3): seven years)."""
-    at = at or now(cms)
-    days = cms.retention.invoice_rule().period_days
-    cutoff = (at - dt.timedelta(days=days)).isoformat()
-    return {r["id"] for r in read(cms, "SELECT id FROM invoices WHERE issued_at > ?", (cutoff,))}
+    """Invoices a legal duty keeps at ``at``: those whose period under the schedule's invoice
+    rule has not ended (AWR art. 52(4); BW 2:10(3) or 3:15i: seven years from the end of the
+    financial year of the invoice date, so an invoice of year Y stays until 31 Dec of Y+7)."""
+    moment = (at or now(cms)).isoformat(timespec="seconds")
+    rule = cms.retention.invoice_rule()
+    return {r["id"] for r in read(cms, "SELECT id, issued_at FROM invoices")
+            if not rule.expired(r["issued_at"], moment)}
 
 
 # --- transfers and accountability ----------------------------------------------------

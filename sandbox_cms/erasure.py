@@ -1,6 +1,6 @@
 """Erasing customers: delete or unlink everything not under a legal duty, keep and report the rest.
 
-Used by data-subject erasure requests (art. 17) and by the retention schedule's "anonymise"
+Used by data-subject erasure requests (art. 17) and by the retention schedule's "erase"
 action for customer accounts. For each customer, inside the caller's processing context and
 transaction:
 
@@ -15,8 +15,15 @@ transaction:
   cleared;
 - the **customer** row is deleted (a flag would not be erasure).
 
-The audit log is not touched: it holds ids and column names, never personal values. The
-report holds table names, row ids, column names and reasons: no identifying values.
+The audit log is not touched. It holds ids, column names and times, never names or
+addresses, but those ids are pseudonymous personal data (art. 4(5)): with the time of an
+entry they can still point at a kept invoice, which names the buyer. The log is the shop's
+proof of what it did (accountability, art. 5(2)); an erasure that rewrote it would break
+its hash chain and with it that proof, so it is kept as it is, pseudonymous. It needs a
+period too (art. 5(1)(e)): a real shop closes the chain per financial year and deletes a
+closed year once nothing it proves is kept any more (the seven-year invoice period); the
+sandbox, which lives for a course, does not prune it. The report holds table names, row
+ids, column names and reasons: no identifying values.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from sandbox_cms.moments import add_days
+from sandbox_cms.periods import CALENDAR_YEAR_END, END_OF_FINANCIAL_YEAR, due_moment
 
 # What an invoice keeps after its customer is erased: what AWR art. 52 needs of it.
 RETAINED_INVOICE_COLUMNS = (
@@ -37,7 +44,8 @@ CUSTOMER_COLUMNS = (
     "country", "birth_date", "iban", "company", "created_at", "closed_at",
 )
 DEFAULT_INVOICE_REASON = (
-    "invoices must be kept for seven years (AWR art. 52(4), BW 2:10(3)); erasure does not "
+    "invoices must be kept for seven years from the end of the financial year (AWR art. "
+    "52(4); BW 2:10(3) for legal persons, 3:15i for other businesses); erasure does not "
     "reach data kept for a legal obligation (art. 17(3)(b))"
 )
 BATCH = 400  # ids per IN (...) list
@@ -87,10 +95,29 @@ class ProcessingDb:
 
 @dataclass(frozen=True)
 class InvoiceRule:
-    """How long invoices are kept, and why (from the retention schedule)."""
+    """How long invoices are kept, and why (from the retention schedule). The default: seven
+    years from the end of the (calendar) financial year of the invoice date. ``period_days``,
+    when given, counts days from the invoice date instead; with neither it is kept for ever."""
 
-    period_days: int | None = 2557
+    period_days: int | None = None
     reason: str = DEFAULT_INVOICE_REASON
+    period_years: int | None = 7
+    counted_from: str = END_OF_FINANCIAL_YEAR
+    financial_year_end: str = CALENDAR_YEAR_END
+
+    def kept_until(self, issued_at: str) -> str | None:
+        """The moment an invoice issued at ``issued_at`` is due (None: kept for ever)."""
+        if self.period_days is not None:
+            return due_moment(issued_at, days=self.period_days)
+        if self.period_years is None:
+            return None
+        return due_moment(issued_at, years=self.period_years, counted_from=self.counted_from,
+                          year_end=self.financial_year_end)
+
+    def expired(self, issued_at: str, at: str) -> bool:
+        """Whether the duty to keep that invoice has ended at ``at``."""
+        due = self.kept_until(issued_at)
+        return due is not None and due <= at
 
 
 @dataclass(frozen=True)
@@ -183,8 +210,7 @@ def _erase_batch(db: Db, ids: list[int], at: str, rule: InvoiceRule, report: Era
     keep, drop = [], []
     for row in db.rows(f"SELECT id, order_id, issued_at FROM invoices WHERE customer_id IN ({m})",
                        ids):
-        expired = (rule.period_days is not None
-                   and add_days(row["issued_at"], rule.period_days) <= at)
+        expired = rule.expired(row["issued_at"], at)
         (drop if expired else keep).append(row["id"])
         if not expired and row["order_id"] is not None:
             kept_orders.add(row["order_id"])

@@ -276,7 +276,8 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
-RETENTION_KEYS = ("name", "category", "period_days", "runs_from", "action", "legal_reason")
+RETENTION_KEYS = ("name", "category", "period_days", "runs_from", "action", "legal_reason",
+                  "period_years", "counted_from", "financial_year_end")
 LOCATION_KEYS = ("name", "kind", "country", "region", "categories", "transfer_mechanism")
 
 
@@ -297,6 +298,16 @@ def retention_rule_names() -> frozenset[str] | None:
     """Names of the rules in retention.toml, or None while that file does not exist."""
     rules = _entries(POLICY_DIR / "retention.toml", "rules", ("name",))
     return None if rules is None else frozenset(r["name"] for r in rules)
+
+
+def _current_retention_table(conn: sqlite3.Connection) -> None:
+    """A sandbox built before the schedule counted in years (or called the account action
+    'anonymise') gets the current ``retention_rules`` table; it holds only policy data, which
+    is written again right after."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(retention_rules)")}
+    if not set(RETENTION_KEYS) <= columns:
+        conn.execute("DROP TABLE IF EXISTS retention_rules")
+        conn.execute(schema.TABLES["retention_rules"])
 
 
 def install_policy(
@@ -342,9 +353,11 @@ def install_policy(
             for p in register.purposes.values()
         ],
     )
+    _current_retention_table(conn)
     conn.execute("DELETE FROM retention_rules")
     conn.executemany(
-        f"INSERT INTO retention_rules ({', '.join(RETENTION_KEYS)}) VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO retention_rules ({', '.join(RETENTION_KEYS)})"
+        f" VALUES ({', '.join('?' * len(RETENTION_KEYS))})",
         [tuple(getattr(r, k) for k in RETENTION_KEYS) for r in rules],
     )
     conn.execute("DELETE FROM storage_locations")

@@ -1,8 +1,12 @@
-"""The retention schedule: what is due for deletion or anonymisation at a moment, and why.
+"""The retention schedule: what is due for deletion or erasure at a moment, and why.
 
 The rules are data (``datasets/policy/retention.toml``, copied into the sandbox's
 ``retention_rules`` table when it is built). Each rule names a category (what it covers), the
-event its period runs from, the period in days, the action and the legal reason. This module
+event its period runs from, the period (days after the event, or years from the end of the
+financial year of the event: see :mod:`sandbox_cms.periods`), the action and the legal
+reason. The account action is ``erase`` (the account row deleted, kept invoices unlinked
+but still naming the buyer), not "anonymise": that word is kept for data that pass the
+singling-out, linkability and inference tests (WP29 Opinion 05/2014). This module
 knows, per category, which rows it covers and how to find the date of the event; it reads
 the rules from the sandbox, so a changed rule there changes what is due.
 
@@ -27,7 +31,16 @@ from sandbox_cms.erasure import (
     overwrite_deleted_content,
 )
 from sandbox_cms.errors import RetentionError
-from sandbox_cms.moments import Moment, add_days, to_iso
+from sandbox_cms.moments import Moment, to_iso
+from sandbox_cms.periods import (
+    CALENDAR_YEAR_END,
+    COUNTED_FROM,
+    END_OF_FINANCIAL_YEAR,
+    EVENT,
+    check_year_end,
+    due_sql,
+    latest_due_since,
+)
 from sandbox_cms.scope import transaction
 
 if TYPE_CHECKING:
@@ -35,7 +48,7 @@ if TYPE_CHECKING:
 
 RULES_FILE = DATASETS / "policy" / "retention.toml"
 PURPOSE = "retention_enforcement"
-ACTIONS = ("delete", "anonymise")
+ACTIONS = ("delete", "erase")
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class Category:
 CATEGORIES: dict[str, Category] = {
     "invoice": Category("invoices", ("invoice_date",), ("delete",)),
     "customer_account": Category(
-        "customers", ("last_order_or_warranty_end", "account_closure"), ("anonymise",)),
+        "customers", ("last_order_or_warranty_end", "account_closure"), ("erase",)),
     "newsletter_history": Category("mailing_recipients", ("consent_withdrawal",), ("delete",)),
     "antipiracy_sharing": Category("disclosures", ("disclosure_date",), ("delete",)),
     "consent_proof": Category("consent_events", ("consent_withdrawal",), ("delete",)),
@@ -120,10 +133,35 @@ class RetentionRule:
 
     name: str
     category: str
-    period_days: int
+    period_days: int | None  # None when the period is in years
     runs_from: str
     action: str
     legal_reason: str
+    period_years: int | None = None
+    counted_from: str = EVENT  # or END_OF_FINANCIAL_YEAR (of the runs_from date)
+    financial_year_end: str = CALENDAR_YEAR_END  # MM-DD; the calendar year by default
+
+    def period(self) -> dict[str, Any]:
+        """The period as keyword arguments of the :mod:`sandbox_cms.periods` functions."""
+        return {"days": self.period_days, "years": self.period_years,
+                "counted_from": self.counted_from, "year_end": self.financial_year_end}
+
+    def period_text(self) -> str:
+        """The period in words, e.g. '7 years from the end of the financial year of the
+        invoice date' or '30 days after the account closure'."""
+        event = self.runs_from.replace("_", " ")
+        if self.counted_from == END_OF_FINANCIAL_YEAR:
+            year = ("" if self.financial_year_end == CALENDAR_YEAR_END
+                    else f", ending {self.financial_year_end}")
+            return (f"{self.period_years} years from the end of the financial year"
+                    f"{year} of the {event}")
+        if self.period_years is not None:
+            return f"{self.period_years} years after the {event}"
+        return f"{self.period_days} days after the {event}"
+
+
+RULE_COLUMNS = ("name", "category", "period_days", "runs_from", "action", "legal_reason",
+                "period_years", "counted_from", "financial_year_end")
 
 
 @dataclass(frozen=True)
@@ -182,9 +220,27 @@ def validate_rule(raw: dict[str, Any], where: str) -> RetentionRule:
         if not isinstance(value, str) or not value.strip():
             raise RetentionError(f"{where}: key '{key}' must be a non-empty string")
         values[key] = " ".join(value.split()) if key == "legal_reason" else value.strip()
-    period = raw.get("period_days")
-    if isinstance(period, bool) or not isinstance(period, int) or period < 0:
-        raise RetentionError(f"{where}: key 'period_days' must be a whole number of days >= 0")
+    period, years = raw.get("period_days"), raw.get("period_years")
+    if (period is None) == (years is None):
+        raise RetentionError(f"{where}: give either 'period_days' or 'period_years'")
+    for key, value in (("period_days", period), ("period_years", years)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            unit = "days" if key == "period_days" else "years"
+            raise RetentionError(f"{where}: key '{key}' must be a whole number of {unit} >= 0")
+    counted_from = raw.get("counted_from") or EVENT
+    if counted_from not in COUNTED_FROM:
+        raise RetentionError(
+            f"{where}: key 'counted_from' is {counted_from!r}, not one of "
+            f"{', '.join(COUNTED_FROM)}")
+    if counted_from == END_OF_FINANCIAL_YEAR and years is None:
+        raise RetentionError(
+            f"{where}: a period counted from the end of the financial year needs "
+            "'period_years'")
+    year_end = raw.get("financial_year_end") or CALENDAR_YEAR_END
+    problem = check_year_end(year_end)
+    if problem:
+        raise RetentionError(f"{where}: key 'financial_year_end' {problem}")
     category = CATEGORIES.get(values["category"])
     if category is None:
         raise RetentionError(
@@ -198,7 +254,8 @@ def validate_rule(raw: dict[str, Any], where: str) -> RetentionRule:
         raise RetentionError(
             f"{where}: key 'action' is {values['action']!r}; category {values['category']!r} "
             f"allows {', '.join(category.actions)}")
-    return RetentionRule(period_days=period, **values)
+    return RetentionRule(period_days=period, period_years=years, counted_from=counted_from,
+                         financial_year_end=year_end, **values)
 
 
 def load_rules(path: str | Path = RULES_FILE) -> list[RetentionRule]:
@@ -208,11 +265,17 @@ def load_rules(path: str | Path = RULES_FILE) -> list[RetentionRule]:
     entries = data.get("rules")
     if not isinstance(entries, list) or not entries:
         raise RetentionError(f"{path}: key 'rules' must be a non-empty list of [[rules]]")
+    # The shop's financial year (a top-level key; the calendar year when absent).
+    year_end = data.get("financial_year_end", CALENDAR_YEAR_END)
+    problem = check_year_end(year_end)
+    if problem:
+        raise RetentionError(f"{path}: key 'financial_year_end' {problem}")
     rules, names = [], set()
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             raise RetentionError(f"{path}: rules #{number} must be a table")
-        rule = validate_rule(entry, f"{path}: rules #{number} ({entry.get('name', '?')})")
+        rule = validate_rule({"financial_year_end": year_end, **entry},
+                             f"{path}: rules #{number} ({entry.get('name', '?')})")
         if rule.name in names:
             raise RetentionError(f"{path}: rules #{number}: the name {rule.name!r} is used twice")
         names.add(rule.name)
@@ -230,11 +293,10 @@ def _summary_sql(rules: list[RetentionRule], moment: str,
     for number, rule in enumerate(rules):
         source = _DUE_SQL[(rule.category, rule.runs_from)].replace(":cutoff", f":cutoff_{number}")
         parts.append(
-            f"SELECT {number} AS rule_no, '{CATEGORIES[rule.category].table}' AS tbl, row_id, "
-            f"customer_id, since, strftime('%Y-%m-%dT%H:%M:%S', since, :period_{number}) AS due "
-            f"FROM ({source})")
-        params[f"cutoff_{number}"] = add_days(moment, -rule.period_days)
-        params[f"period_{number}"] = f"+{rule.period_days} days"
+            f"SELECT * FROM (SELECT {number} AS rule_no, '{CATEGORIES[rule.category].table}'"
+            f" AS tbl, row_id, customer_id, since, {due_sql('since', **rule.period())} AS due"
+            f" FROM ({source})) WHERE due <= :at")
+        params[f"cutoff_{number}"] = latest_due_since(moment, **rule.period())
     # With one min() in a grouped query, SQLite takes the bare columns from the minimal row.
     sql = f"""
         WITH kept AS MATERIALIZED (
@@ -261,17 +323,17 @@ class RetentionSchedule:
     def rules(self) -> list[RetentionRule]:
         """The rules installed in the sandbox, validated."""
         rows = self._cms.connection.execute(
-            "SELECT name, category, period_days, runs_from, action, legal_reason "
-            "FROM retention_rules ORDER BY rowid").fetchall()
-        keys = ("name", "category", "period_days", "runs_from", "action", "legal_reason")
-        return [validate_rule(dict(zip(keys, row, strict=True)), f"retention_rules '{row[0]}'")
+            f"SELECT {', '.join(RULE_COLUMNS)} FROM retention_rules ORDER BY rowid").fetchall()
+        return [validate_rule(dict(zip(RULE_COLUMNS, row, strict=True)),
+                              f"retention_rules '{row[0]}'")
                 for row in rows]
 
     def invoice_rule(self) -> InvoiceRule:
         """How long invoices are kept (for erasure); the default if the schedule has no rule."""
         for rule in self.rules():
             if rule.category == "invoice":
-                return InvoiceRule(rule.period_days, rule.legal_reason)
+                return InvoiceRule(rule.period_days, rule.legal_reason, rule.period_years,
+                                   rule.counted_from, rule.financial_year_end)
         return InvoiceRule()
 
     def due(self, at: Moment | None = None) -> list[DueItem]:
@@ -333,10 +395,10 @@ class RetentionSchedule:
     def _due(self, db: Db, moment: str) -> list[DueItem]:
         found: dict[tuple[str, int, int | None], DueItem] = {}
         for rule in self.rules():
-            sql = (f"SELECT row_id, customer_id, since, strftime('%Y-%m-%dT%H:%M:%S', since,"
-                   f" :period) AS due FROM ({_DUE_SQL[(rule.category, rule.runs_from)]})")
-            params = {"cutoff": add_days(moment, -rule.period_days), "at": moment,
-                      "period": f"+{rule.period_days} days"}
+            sql = (f"SELECT * FROM (SELECT row_id, customer_id, since,"
+                   f" {due_sql('since', **rule.period())} AS due"
+                   f" FROM ({_DUE_SQL[(rule.category, rule.runs_from)]})) WHERE due <= :at")
+            params = {"cutoff": latest_due_since(moment, **rule.period()), "at": moment}
             table = CATEGORIES[rule.category].table
             for row in db.rows(sql, params):
                 item = DueItem(rule.name, table, row["row_id"], row["customer_id"],

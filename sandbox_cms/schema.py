@@ -145,10 +145,13 @@ TABLES: dict[str, str] = {
         CREATE TABLE retention_rules (
             name TEXT PRIMARY KEY,
             category TEXT NOT NULL,
-            period_days INTEGER NOT NULL,
+            period_days INTEGER,             -- days after the event, or NULL:
             runs_from TEXT NOT NULL,
-            action TEXT NOT NULL CHECK (action IN ('delete', 'anonymise')),
-            legal_reason TEXT NOT NULL
+            action TEXT NOT NULL CHECK (action IN ('delete', 'erase')),
+            legal_reason TEXT NOT NULL,
+            period_years INTEGER,            -- years (with counted_from), or NULL
+            counted_from TEXT NOT NULL DEFAULT 'event',  -- or 'end_of_financial_year'
+            financial_year_end TEXT NOT NULL DEFAULT '12-31'  -- MM-DD
         )""",
     "storage_locations": """
         CREATE TABLE storage_locations (

@@ -181,8 +181,8 @@ def _policy_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 
 @pytest.mark.parametrize(("name", "old", "new", "error", "message"), [
-    ("retention.toml", "period_days = 2557", "period_days = -1", RetentionError,
-     r"retention.toml: rules #1 \(invoices\): key 'period_days' must be a whole number"),
+    ("retention.toml", "period_years = 7", "period_years = -1", RetentionError,
+     r"retention.toml: rules #1 \(invoices\): key 'period_years' must be a whole number"),
     ("retention.toml", 'runs_from = "invoice_date"', 'runs_from = "last_login"', RetentionError,
      r"retention.toml: rules #1 \(invoices\): key 'runs_from' is 'last_login'"),
     ("locations.toml", 'country = "NL"', 'country = "Netherlands"', LocationError,

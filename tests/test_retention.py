@@ -14,9 +14,11 @@ from click.testing import CliRunner
 from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
 from sandbox_cms.errors import RetentionError
+from sandbox_cms.erasure import InvoiceRule
+from sandbox_cms.periods import due_moment, financial_year_end
 from sandbox_cms.retention import RULES_FILE, load_rules
 
-INVOICE_DAYS = 2557
+INVOICE_YEARS = 7
 
 
 @contextlib.contextmanager
@@ -46,8 +48,30 @@ def test_shipped_rules_load_and_are_installed(cms: Sandbox) -> None:
     shipped = load_rules()
     assert {r.category for r in shipped} >= {"invoice", "customer_account", "consent_proof"}
     invoice = next(r for r in shipped if r.category == "invoice")
-    assert invoice.period_days == INVOICE_DAYS and "52(4)" in invoice.legal_reason
+    assert (invoice.period_years, invoice.period_days) == (INVOICE_YEARS, None)
+    assert (invoice.runs_from, invoice.counted_from) == ("invoice_date", "end_of_financial_year")
+    assert invoice.financial_year_end == "12-31"  # the calendar year
+    for cited in ("52(4)", "2:10(3)", "3:15i", "17(3)(b)"):
+        assert cited in invoice.legal_reason, cited
+    accounts = [r for r in shipped if r.category == "customer_account"]
+    assert accounts and {r.action for r in accounts} == {"erase"}  # not "anonymise" (L14)
     assert cms.retention.rules() == shipped
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("period_days = 30\nperiod_years = 7", "either 'period_days' or 'period_years'"),
+    ('period_years = -7\ncounted_from = "end_of_financial_year"', "'period_years' must be"),
+    ('period_days = 30\ncounted_from = "end_of_financial_year"', "needs 'period_years'"),
+    ('period_years = 7\ncounted_from = "start_of_time"', "key 'counted_from'"),
+    ('period_years = 7\nfinancial_year_end = "02-29"', "not a day that occurs every year"),
+    ('period_years = 7\nfinancial_year_end = "June"', "'MM-DD'"),
+])
+def test_a_bad_period_is_refused(tmp_path: Path, extra: str, message: str) -> None:
+    path = tmp_path / "retention.toml"
+    path.write_text('[[rules]]\nname = "x"\ncategory = "invoice"\nruns_from = "invoice_date"\n'
+                    f'action = "delete"\nlegal_reason = "because"\n{extra}\n')
+    with pytest.raises(RetentionError, match=message):
+        load_rules(path)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -89,17 +113,49 @@ def test_a_missing_or_broken_file_is_a_clear_error(tmp_path: Path) -> None:
 # -- what is due, and why ---------------------------------------------------------------------
 
 
-def test_an_invoice_is_due_seven_years_after_its_date(cms: Sandbox) -> None:
+def test_an_invoice_is_kept_until_the_end_of_its_year_plus_seven(cms: Sandbox) -> None:
+    """L1: an invoice of year Y is kept until 31 Dec of Y+7 and due from 1 Jan of Y+8, not
+    2557 days after its date (AWR art. 52(4), counted from the end of the financial year)."""
     with _raw(cms) as raw:
         invoice_id, issued = raw.execute(
             "SELECT id, issued_at FROM invoices ORDER BY issued_at, id LIMIT 1").fetchone()
-    due_day = _day(issued + "T00:00:00", INVOICE_DAYS)
-    assert ("invoices", invoice_id) not in _keys(cms.retention.due(at=_day(due_day, -1)))
+    year = int(issued[:4])
+    last_day, due_day = f"{year + 7}-12-31T23:59:59", f"{year + 8}-01-01T00:00:00"
+    days_later = _day(issued + "T00:00:00", 2557)  # what counting days would give
+    assert days_later < last_day
+    for kept_at in (days_later, _day(days_later, 1), last_day):
+        assert ("invoices", invoice_id) not in _keys(cms.retention.due(at=kept_at)), kept_at
+        assert cms.retention.summary(at=kept_at).counts["invoices"] == 0, kept_at
     item = next(i for i in cms.retention.due(at=due_day)
                 if (i.table, i.row_id) == ("invoices", invoice_id))
     assert (item.rule, item.action, item.runs_from) == ("invoices", "delete", "invoice_date")
     assert item.since == issued and item.due == due_day
     assert "52(4)" in item.reason
+    assert cms.retention.summary(at=due_day).counts["invoices"] > 0
+
+
+@pytest.mark.parametrize(("issued", "kept_until"), [
+    ("2018-12-31", "2026-01-01T00:00:00"),
+    ("2019-01-01", "2027-01-01T00:00:00"),
+    ("2019-12-31T23:00:00", "2027-01-01T00:00:00"),
+    ("2020-02-29", "2028-01-01T00:00:00"),
+])
+def test_invoice_rule_counts_from_the_end_of_the_financial_year(issued: str,
+                                                                kept_until: str) -> None:
+    assert InvoiceRule().kept_until(issued) == kept_until
+    assert not InvoiceRule().expired(issued, _day(kept_until, -1))
+    assert InvoiceRule().expired(issued, kept_until)
+    assert InvoiceRule(period_days=2557).kept_until("2019-01-01") == "2026-01-01T00:00:00"
+
+
+def test_another_financial_year_moves_the_boundary() -> None:
+    """A shop whose financial year ends on 30 June keeps an invoice of 1 July 2019 until
+    30 June 2027, one of 30 June 2019 until 30 June 2026."""
+    assert financial_year_end(dt.date(2019, 7, 1), "06-30") == dt.date(2020, 6, 30)
+    assert due_moment("2019-07-01", years=7, counted_from="end_of_financial_year",
+                      year_end="06-30") == "2027-07-01T00:00:00"
+    assert due_moment("2019-06-30", years=7, counted_from="end_of_financial_year",
+                      year_end="06-30") == "2026-07-01T00:00:00"
 
 
 def test_an_account_is_kept_while_the_warranty_runs(cms: Sandbox) -> None:
@@ -121,7 +177,7 @@ def test_an_account_is_kept_while_the_warranty_runs(cms: Sandbox) -> None:
     items = [i for i in cms.retention.due(at=due_day) if (i.table, i.row_id) == ("customers", cid)]
     assert len(items) == 1
     assert items[0].rule == "customer_accounts" and items[0].since == warranty_end
-    assert items[0].due == due_day and items[0].action == "anonymise"
+    assert items[0].due == due_day and items[0].action == "erase"
     # A year after the order alone is not enough: the warranty still runs then.
     assert ("customers", cid) not in _keys(cms.retention.due(at=_day(ordered, 366)))
 
@@ -198,7 +254,7 @@ def test_apply_runs_only_at_the_clock_time(cms: Sandbox) -> None:
         cms.retention.apply(at="2031-01-01")
 
 
-def test_apply_anonymises_accounts_and_keeps_invoices_under_duty(cms: Sandbox) -> None:
+def test_apply_erases_accounts_and_keeps_invoices_under_duty(cms: Sandbox) -> None:
     cms.clock.set("2026-01-01")
     due = cms.retention.due()
     accounts = {i.customer_id for i in due if i.table == "customers"}
@@ -220,23 +276,25 @@ def test_apply_anonymises_accounts_and_keeps_invoices_under_duty(cms: Sandbox) -
     assert set(kept.values()) == {None}  # ... and unlinked from the erased accounts
     assert {item.row_id for item in report.erasure.retained} == set(invoices)
     assert report.counts()["customer_accounts"] > 0
-    entries = cms.audit.entries(purpose="retention_enforcement", action="anonymise")
+    entries = cms.audit.entries(purpose="retention_enforcement", action="erase")
     assert entries and entries[-1].detail["rule"] in {"customer_accounts", "closed_accounts"}
     assert cms.audit.verify().ok
 
 
 def test_apply_deletes_invoices_once_the_duty_ends(cms: Sandbox) -> None:
     cms.clock.set("2029-01-01")
-    cutoff = _day("2029-01-01T00:00:00", -INVOICE_DAYS)
+    cutoff = "2022-01-01"  # invoices up to 2021 are past 31 Dec 2028 (2021 + 7): due
     with _raw(cms) as raw:
-        old = raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at <= ?",
+        old = raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at < ?",
                           (cutoff,)).fetchone()[0]
     assert old > 0
     report = cms.retention.apply()
     assert report.counts()["invoices"] == old
     with _raw(cms) as raw:
-        assert raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at <= ?",
+        assert raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at < ?",
                            (cutoff,)).fetchone()[0] == 0
+        assert raw.execute("SELECT COUNT(*) FROM invoices WHERE issued_at LIKE '2022-01-0%'"
+                           ).fetchone()[0] > 0  # the first days of a kept year stay
         assert raw.execute("SELECT COUNT(*) FROM invoices").fetchone()[0] > 0
 
 

@@ -100,8 +100,7 @@ def retention_due(db_path: str, at: str | None, limit: int) -> None:
     click.echo(f"{len(items)} row(s) due")
     for name, count in counts.items():
         rule = rules[name]
-        click.echo(f"  {name}: {count} ({rule.action} {rule.period_days} days after "
-                   f"{rule.runs_from.replace('_', ' ')})")
+        click.echo(f"  {name}: {count} ({rule.action} {rule.period_text()})")
     for item in items[:limit] if limit else items:
         click.echo(f"{item.due[:10]}  {item.action:<9} {item.table} #{item.row_id}  "
                    f"({item.rule}: {item.runs_from.replace('_', ' ')} {item.since[:10]})")
