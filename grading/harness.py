@@ -62,10 +62,15 @@ class Exercise:
     ``prepare(cms, variant) -> dict`` changes the fresh sandbox before the learner runs
     (plant canaries, move the clock) and returns context for the checks. ``expect(attempt)``
     computes the reference engine's expectation *before* the learner runs. ``arguments``
-    gives the positional arguments after ``cms`` for the learner's function. ``checks`` run
-    in order; the first failure is the grade's message. Unless ``standard_checks`` is off,
-    the harness adds: the audit log verifies (5(2)) and, when ``purpose`` is set, every
-    access the learner made ran under that purpose (5(1)(b)).
+    gives the positional arguments after ``cms`` for the learner's function. ``handover``
+    names an internal purpose of the register (e.g. ``dsr_erasure``): the harness opens a
+    processing context for it through the sandbox's privileged route and passes it as the
+    argument right after ``cms`` (learner code may not open internal purposes itself).
+    ``checks`` run in order; the first failure is the grade's message. Unless
+    ``standard_checks`` is off, the harness adds: when ``purpose`` (or ``handover``) is set,
+    every access the learner made ran under that purpose (5(1)(b)); every access under an
+    internal purpose came from the handed-over context (5(1)(b)); the audit log verifies
+    (5(2)).
     """
 
     id: str
@@ -84,6 +89,7 @@ class Exercise:
     arguments: Callable[[Attempt], Sequence[Any]] | None = None
     timeout: float = 30.0
     standard_checks: bool = True
+    handover: str | None = None
 
     def variant(self, name: str) -> Variant:
         if name not in VARIANTS:
@@ -97,8 +103,9 @@ class Exercise:
             checks.append(_returns(self.returns))
         checks += self.checks
         if self.standard_checks:
-            if self.purpose:
+            if self.purpose or self.handover:
                 checks.append(learner_stayed_in_purpose)
+            checks.append(internal_access_handed_over)
             checks.append(audit_log_intact)
         return tuple(checks)
 
@@ -119,6 +126,7 @@ class Attempt:
     audit_from_hash: str | None = None
     audit_written: dict[int, str] = field(default_factory=dict)
     workdir: Path | None = None
+    handover_session: str | None = None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read the sandbox as the grader: a plain read-only connection, not audited."""
@@ -194,13 +202,18 @@ def get_exercise(exercise_id: str) -> Exercise:
 # --- running -------------------------------------------------------------------------
 
 
-def open_variant(exercise: Exercise, variant_name: str) -> Attempt:
-    """A fresh sandbox for one variant, prepared and with the expectation computed.
-    Close it with :func:`close_attempt` (which also removes its temporary folder)."""
+def open_variant(exercise: Exercise, variant_name: str,
+                 workdir: Path | None = None) -> Attempt:
+    """A fresh sandbox for one variant, prepared and with the expectation computed, in
+    ``workdir`` (created; default a new temporary folder). Close it with
+    :func:`close_attempt` (which also removes that folder)."""
     from sandbox_cms.cms import fresh_sandbox
 
     variant = exercise.variant(variant_name)
-    workdir = Path(tempfile.mkdtemp(prefix=f"grading-{exercise.id}-"))
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix=f"grading-{exercise.id}-"))
+    else:
+        workdir.mkdir(parents=True, exist_ok=True)
     try:
         cms = fresh_sandbox(
             scenario=variant.scenario,
@@ -254,13 +267,26 @@ def check(exercise_id: str, fn: Any, variant: str = "visible", *, quiet: bool = 
     raise :class:`PrincipleViolation` if it failed (so a notebook test cell fails).
 
     Returns None on purpose: nbgrader reads a test cell's displayed value as partial
-    credit. Use :func:`run` to get the :class:`Outcome`.
+    credit. Use :func:`run` to get the :class:`Outcome`. A pass prints one line; a failure
+    prints nothing, so the first thing under the cell is the violation itself (IPython
+    shows it as ``PrincipleViolation: <message>`` and the rule, without a traceback). A
+    failure on the hidden variant names the principle and the kind of each record, never
+    the hidden sandbox's data. While ``privacy-course grade`` autogrades, the attempt also
+    leaves a receipt that the grading process re-checks (:mod:`grading.receipts`).
     """
+    from grading.receipts import receipts_folder, run_with_receipt
     from grading.selfcheck import record_outcome
 
-    outcome = run(exercise_id, fn, variant)
+    folder = receipts_folder()
+    if folder is None:
+        outcome = run(exercise_id, fn, variant)
+    else:
+        outcome = run_with_receipt(exercise_id, fn, variant, folder)
+    if outcome.violation is not None and variant == "hidden":
+        outcome = Outcome(outcome.exercise_id, outcome.variant, False,
+                          outcome.violation.for_hidden())
     record_outcome(outcome)
-    if not quiet:
+    if not quiet and outcome.passed:
         print(_summary_line(outcome))
     if outcome.violation is not None:
         raise outcome.violation
@@ -270,7 +296,7 @@ def _summary_line(outcome: Outcome) -> str:
     label = f"{outcome.exercise_id} ({outcome.variant})"
     if outcome.passed:
         return f"✓ {label}: passed"
-    return f"✗ {label}: failed. Rule: {outcome.violation.rule}"  # type: ignore[union-attr]
+    return f"✗ {label}: {outcome.message}\nThe rule: {outcome.violation.rule}"  # type: ignore[union-attr]
 
 
 def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
@@ -285,7 +311,8 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
     try:
         with _witness(attempt.audit_written), _time_limit(exercise.timeout):
             try:
-                attempt.result = fn(attempt.cms, *args)
+                with _handover(attempt) as handed:
+                    attempt.result = fn(attempt.cms, *handed, *args)
             finally:
                 _settle(attempt.cms)
     except PrincipleViolation as exc:  # e.g. the learner called a check themselves
@@ -354,6 +381,20 @@ def _audit_hash(attempt: Attempt, seq: int) -> str | None:
     return rows[0]["hash"] if rows else None
 
 
+@contextlib.contextmanager
+def _handover(attempt: Attempt) -> Iterator[tuple[Any, ...]]:
+    """The handed-over processing context, open while the learner's function runs (empty
+    when the exercise hands none over)."""
+    purpose = attempt.exercise.handover
+    if not purpose:
+        yield ()
+        return
+    context = attempt.cms._internal(purpose, "learner")
+    attempt.handover_session = context.session
+    with context:
+        yield (context,)
+
+
 def _set_clock(cms: Any, now: dt.datetime) -> None:
     try:
         cms.clock.set(now, allow_backwards=True)
@@ -420,7 +461,51 @@ def learner_stayed_in_purpose(attempt: Attempt) -> None:
     entries = [
         e for e in attempt.learner_entries() if e.get("actor") == "learner" or is_violation(e)
     ]
-    check_purpose_log(entries, attempt.exercise.purpose or "")
+    check_purpose_log(entries, attempt.exercise.purpose or attempt.exercise.handover or "")
+
+
+MECHANISMS_ANY_EXERCISE_MAY_ASK = frozenset({"consent"})
+"""Actors of internal purposes a learner may call in any exercise: the consent ledger
+answers who may be processed (``cms.consent.may``, ``allowed_customers``)."""
+
+
+def internal_access_handed_over(attempt: Attempt) -> None:
+    """Every access under an internal purpose of the register (DSRs, retention) during the
+    attempt came from the context the harness handed over: not from a context the learner
+    opened, nor from a DSR or retention mechanism the exercise did not ask to run (5(1)(b))."""
+    from sandbox_cms.access import LEGACY_DESK_ACTORS
+
+    exercise = attempt.exercise
+    purposes = attempt.cms.register.purposes
+    records = []
+    for entry in attempt.learner_entries():
+        purpose = entry.get("purpose")
+        if purpose not in purposes or not purposes[purpose].internal:
+            continue
+        detail = entry.get("detail")
+        with contextlib.suppress(TypeError, ValueError):
+            detail = json.loads(detail) if isinstance(detail, str) else detail
+        session = detail.get("session") if isinstance(detail, dict) else None
+        actor = entry.get("actor")
+        if attempt.handover_session is not None and session == attempt.handover_session:
+            continue
+        if actor in MECHANISMS_ANY_EXERCISE_MAY_ASK:
+            continue
+        if exercise.handover is None and actor in LEGACY_DESK_ACTORS \
+                and purpose == exercise.purpose:
+            continue  # transitional: module 04 before it takes the handover
+        records.append(f"audit entry {entry.get('seq')}: {entry.get('action')} under "
+                       f"{purpose!r} by {actor!r}")
+    if records:
+        given = (f"only the context the grader handed over ({exercise.handover!r}) may"
+                 if exercise.handover else "this exercise hands over no internal purpose, so"
+                 " nothing may")
+        raise PrincipleViolation(
+            "purpose_limitation",
+            f"internal purposes of the register (requests, retention) are the CMS's own; {given}"
+            " process data under them, not code or mechanisms the task did not ask for",
+            records,
+        )
 
 
 def audit_log_intact(attempt: Attempt) -> None:

@@ -75,6 +75,14 @@ class Sandbox:
         """A context for processing personal data for one purpose of the register."""
         return Processing(self, self.register.purpose(purpose), actor)
 
+    def _internal(self, purpose: str, actor: str) -> Processing:
+        """The privileged route: a context for an internal purpose of the register, for the
+        CMS's own mechanisms (``cms.dsr``, ``cms.retention``, ``cms.consent``) and for the
+        grader's handover. Not for exercise code: the grader checks that every internal
+        access during an attempt came from the context it handed over (docs/threat-model.md).
+        """
+        return Processing(self, self.register.purpose(purpose), actor, privileged=True)
+
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Run a query outside any purpose: fine for products and the register, refused
         (or recorded) for personal data."""

@@ -182,7 +182,7 @@ class ConsentLedger:
             raise ConsentRefused(
                 f"{moment} lies after the sandbox clock ({self._now()}): an event cannot be "
                 "recorded before it happens")
-        with self._cms.processing(PURPOSE, actor="consent") as p:
+        with self._cms._internal(PURPOSE, "consent") as p:
             self._require_customer(p, customer_id)
             versions = self._versions(p, purpose)
             if text_version not in versions:
@@ -200,7 +200,7 @@ class ConsentLedger:
 
     def events(self, customer_id: int, purpose: str | None = None) -> list[ConsentEvent]:
         """The customer's events in the order they happened (optionally for one purpose)."""
-        with self._cms.processing(PURPOSE, actor="consent") as p:
+        with self._cms._internal(PURPOSE, "consent") as p:
             self._require_customer(p, customer_id)
             return self._events(p, customer_id, purpose)
 
@@ -208,7 +208,7 @@ class ConsentLedger:
         """May this customer be processed for ``purpose`` at ``at`` (default: now)?"""
         moment = to_iso(at) if at is not None else self._now()
         info = self._purpose(purpose)
-        with self._cms.processing(PURPOSE, actor="consent") as p:
+        with self._cms._internal(PURPOSE, "consent") as p:
             self._require_customer(p, customer_id)
             if info.legal_ground != CONSENT_GROUND:
                 return ConsentDecision(True, (
@@ -240,7 +240,7 @@ class ConsentLedger:
                            AND e.text_version IN (SELECT version FROM consent_texts
                                                   WHERE purpose = ?)))
             ) WHERE rank = 1 AND event = 'granted'"""
-        with self._cms.processing(PURPOSE, actor="consent") as p:
+        with self._cms._internal(PURPOSE, "consent") as p:
             rows = p.query(sql, (purpose, moment, *valid, purpose))
         return {row["customer_id"] for row in rows}
 

@@ -76,7 +76,7 @@ class DataSubjectRequests:
 
     def export(self, email: str) -> dict[str, Any]:
         """Everything held about the customer with this e-mail address (art. 15, 20)."""
-        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p:
+        with self._cms._internal(ACCESS_PURPOSE, "dsr") as p:
             customer_id = self._customer_id(p, email)
             data = self._collect(p, customer_id)
         self._log("export", customer_id, {"sections": sorted(k for k in data if k != "format")})
@@ -85,7 +85,7 @@ class DataSubjectRequests:
     def erase(self, email: str) -> ErasureReport:
         """Erase the customer with this e-mail address now; record and return the report."""
         now = self._now()
-        with self._cms.processing(ERASURE_PURPOSE, actor="dsr") as p, transaction(p.connection):
+        with self._cms._internal(ERASURE_PURPOSE, "dsr") as p, transaction(p.connection):
             customer_id = self._customer_id(p, email)
             request_id = ProcessingDb(p).insert("dsr_requests", {
                 "kind": "erase", "customer_id": customer_id, "token": "direct",
@@ -102,7 +102,7 @@ class DataSubjectRequests:
             raise RequestError(f"a request is 'export' or 'erase', not {kind!r}")
         now = self._now()
         token = secrets.token_urlsafe(16)
-        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p, transaction(p.connection):
+        with self._cms._internal(ACCESS_PURPOSE, "dsr") as p, transaction(p.connection):
             customer_id = self._customer_id(p, email)
             address = p.query("SELECT email FROM customers WHERE id = ?",
                               (customer_id,))[0]["email"]
@@ -123,7 +123,7 @@ class DataSubjectRequests:
 
     def awaiting(self, token: str) -> bool:
         """True when a request with this mailed code still awaits confirmation."""
-        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p:
+        with self._cms._internal(ACCESS_PURPOSE, "dsr") as p:
             rows = p.query("SELECT 1 FROM dsr_requests WHERE token = ? AND token != 'direct'"
                            " AND status = 'awaiting_confirmation'", (str(token),))
         return bool(rows)
@@ -131,7 +131,7 @@ class DataSubjectRequests:
     def confirm(self, token: str) -> int:
         """Confirm a request by the code that was mailed; return the request id."""
         now = self._now()
-        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p, transaction(p.connection):
+        with self._cms._internal(ACCESS_PURPOSE, "dsr") as p, transaction(p.connection):
             rows = p.query("SELECT id, status, requested_at FROM dsr_requests "
                            "WHERE token = ? AND token != 'direct'", (str(token),))
             if not rows:
@@ -160,7 +160,7 @@ class DataSubjectRequests:
             raise RequestError(f"request {request_id} no longer points to a customer")
         now = self._now()
         if request.kind == "export":
-            with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p, transaction(p.connection):
+            with self._cms._internal(ACCESS_PURPOSE, "dsr") as p, transaction(p.connection):
                 data = self._collect(p, request.customer_id)
                 self._mail_done(p, request_id, request.customer_id, "export", now)
                 p.execute("UPDATE dsr_requests SET status = 'completed', completed_at = ?, "
@@ -168,7 +168,7 @@ class DataSubjectRequests:
                           (now, json.dumps(_export_summary(data)), request_id))
             self._log("export", request.customer_id, {"request": request_id})
             return data
-        with self._cms.processing(ERASURE_PURPOSE, actor="dsr") as p, transaction(p.connection):
+        with self._cms._internal(ERASURE_PURPOSE, "dsr") as p, transaction(p.connection):
             self._mail_done(p, request_id, request.customer_id, "erase", now)
             return self._erase(p, request_id, request.customer_id, now)
 
@@ -186,7 +186,7 @@ class DataSubjectRequests:
         params: tuple = ()
         if request_id is not None:
             sql, params = sql + " WHERE id = ?", (request_id,)
-        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p:
+        with self._cms._internal(ACCESS_PURPOSE, "dsr") as p:
             rows = p.query(sql + " ORDER BY id DESC", params)
         return [Request(**{**r, "report": json.loads(r["report"]) if r["report"] else None})
                 for r in rows]
@@ -197,7 +197,7 @@ class DataSubjectRequests:
         params: tuple = ()
         if request_id is not None:
             sql, params = sql + " WHERE request_id = ?", (request_id,)
-        with self._cms.processing(ACCESS_PURPOSE, actor="dsr") as p:
+        with self._cms._internal(ACCESS_PURPOSE, "dsr") as p:
             rows = p.query(sql + " ORDER BY id DESC", params)
         return [OutgoingMail(**r) for r in rows]
 

@@ -339,7 +339,7 @@ class RetentionSchedule:
     def due(self, at: Moment | None = None) -> list[DueItem]:
         """Every row due at ``at`` (default: now), oldest due date first."""
         moment = to_iso(at) if at is not None else to_iso(self._cms.clock.now())
-        with self._cms.processing(PURPOSE, actor="retention") as p:
+        with self._cms._internal(PURPOSE, "retention") as p:
             return self._due(ProcessingDb(p), moment)
 
     def summary(self, at: Moment | None = None, limit: int = 10) -> RetentionSummary:
@@ -352,7 +352,7 @@ class RetentionSchedule:
         counts = {rule.name: 0 for rule in rules}
         if not rules:
             return RetentionSummary(moment, counts, 0, [])
-        with self._cms.processing(PURPOSE, actor="retention") as p:
+        with self._cms._internal(PURPOSE, "retention") as p:
             rows = ProcessingDb(p).rows(*_summary_sql(rules, moment, limit))
         first = []
         for row in sorted(rows, key=lambda r: r["position"] or 0):
@@ -374,7 +374,7 @@ class RetentionSchedule:
                 f"retention runs at the sandbox clock's time ({now}), not at {moment}: move the "
                 "clock first (cms.clock.set), or use due(at=...) to look ahead")
         invoices = self.invoice_rule()
-        with self._cms.processing(PURPOSE, actor="retention") as p, transaction(p.connection):
+        with self._cms._internal(PURPOSE, "retention") as p, transaction(p.connection):
             db = ProcessingDb(p)
             overwrite_deleted_content(p.connection)
             items = self._due(db, moment)

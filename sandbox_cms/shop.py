@@ -247,7 +247,7 @@ def withdraw_consents(cms: Any, email: str, purposes: Iterable[str]) -> tuple[in
             f"there is no consent to withdraw for {', '.join(unknown)}" if unknown
             else "tick at least one consent to withdraw")
     address = email.strip().lower() if isinstance(email, str) else ""
-    with cms.processing(WITHDRAWAL_PURPOSE, actor="shop") as p:
+    with cms._internal(WITHDRAWAL_PURPOSE, "shop") as p:
         found = p.query("SELECT id FROM customers WHERE email = ?", (address,))
     if not address or not found:
         return ()

@@ -104,7 +104,7 @@ def test_allowed_columns_are_read_and_logged_with_customer_ids(cms):
         events = p.query("SELECT customer_id, event FROM consent_events LIMIT 4")
     assert [r["id"] for r in rows] == [1, 2, 3] and "@" in rows[0]["email"]
     first, second = cms.audit.entries(action="read")
-    assert first.row_ids == (1, 2, 3) and first.detail == {"rows": 3}
+    assert first.row_ids == (1, 2, 3) and first.detail == {"rows": 3, "session": p.session}
     assert set(second.row_ids) == {e["customer_id"] for e in events}
 
 
@@ -113,7 +113,8 @@ def test_when_the_customer_is_not_knowable_the_entry_says_so(cms):
         p.query("SELECT o.id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id"
                 " LIMIT 2")
     (entry,) = cms.audit.entries(action="read")
-    assert entry.row_ids == () and entry.detail == {"rows": 2, "customer_ids": "unknown"}
+    assert entry.row_ids == () and entry.detail == {"rows": 2, "customer_ids": "unknown",
+                                             "session": p.session}
 
 
 def test_outside_any_purpose_personal_data_is_refused_but_products_are_not(cms):
@@ -133,7 +134,7 @@ def test_outside_any_purpose_in_record_mode_the_read_is_a_violation(recording):
 
 def test_a_statement_cached_under_a_wide_purpose_is_checked_again_under_a_narrow_one(cms):
     sql = "SELECT id, birth_date FROM customers LIMIT 1"
-    with cms.processing("dsr_access", actor="dsr") as p:
+    with cms._internal("dsr_access", "dsr") as p:
         p.query(sql)
         p.query(sql)  # cached by sqlite3, so the authorizer is silent: still logged
     with cms.processing("newsletter") as p, pytest.raises(PurposeViolation):
@@ -200,7 +201,7 @@ def test_a_loop_of_look_ups_is_one_entry_holding_every_customer(cms):
         p.query("SELECT id, email FROM customers WHERE id = ?", (1,))
     first, second = cms.audit.entries(action="read")
     assert first.row_ids == () and first.detail == {
-        "rows": 300, "statements": 300, "customer_ids": "unknown"}
+        "rows": 300, "statements": 300, "customer_ids": "unknown", "session": p.session}
     assert second.row_ids == (1,)
     assert cms.audit.verify().ok
 
@@ -212,7 +213,7 @@ def test_entries_are_written_before_the_block_ends_when_many_wait(cms, monkeypat
         with sqlite3.connect(cms.path) as plain:
             return plain.execute("SELECT count(*) FROM audit_log").fetchone()[0]
 
-    with cms.processing("dsr_access", actor="dsr") as p:
+    with cms._internal("dsr_access", "dsr") as p:
         for column in ("email", "phone", "city"):
             p.query(f"SELECT id, {column} FROM customers LIMIT 1")
         assert written() == 2  # the third waits ...
@@ -282,7 +283,7 @@ def test_in_record_mode_an_internal_purpose_runs_and_is_a_violation(recording):
 
 
 def test_the_cms_own_mechanisms_still_use_their_internal_purposes(cms):
-    with cms.processing("dsr_access", actor="dsr") as p:
+    with cms._internal("dsr_access", "dsr") as p:
         email = p.query("SELECT email FROM customers WHERE id = 4")[0]["email"]
     assert cms.dsr.export(email)["customer"]["id"] == 4
     assert cms.consent.events(4) is not None

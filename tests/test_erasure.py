@@ -32,7 +32,7 @@ def test_many_customers_at_once_across_batches(cms: Sandbox) -> None:
     with _raw(cms.path) as raw:
         invoices = dict(raw.execute(
             f"SELECT id, issued_at FROM invoices WHERE customer_id <= {ids[-1]}").fetchall())
-    with cms.processing("dsr_erasure", actor="test") as p, transaction(p.connection):
+    with cms._internal("dsr_erasure", "test") as p, transaction(p.connection):
         report = erase_customers(ProcessingDb(p), ids, now, rule)
     under_duty = {i for i, issued in invoices.items() if add_days(issued, 2557) > now}
     assert {item.row_id for item in report.retained} == under_duty

@@ -19,7 +19,7 @@ def cms(tmp_path):
 
 
 def customer(cms, customer_id: int) -> dict:
-    with cms.processing("dsr_access", actor="test") as p:
+    with cms._internal("dsr_access", "test") as p:
         return p.query("SELECT * FROM customers WHERE id = ?", (customer_id,))[0]
 
 
