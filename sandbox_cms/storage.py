@@ -52,6 +52,10 @@ class Location:
     categories: tuple[str, ...]
     transfer_mechanism: str
     description: str = ""
+    pattern: str | None = None
+    """'systematic' or 'occasional' (recital 111); None: a recipient is occasional, every
+    other kind systematic. The role (processor or controller) is the kind; the pattern, not
+    the role, decides whether a derogation (art. 49) can fit."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,15 @@ class Adequacy:
     """The EEA and the adequacy decisions, with the date the list was checked."""
 
     eea: frozenset[str]
-    decisions: dict[str, dict[str, str]]  # country -> {name, decision, condition?}
+    decisions: dict[str, dict[str, Any]]  # country -> {name, decision, condition?, verified}
     retrieved: dt.date
     source: str
+    no_decision: frozenset[str] = frozenset()  # checked: no adequacy decision
+
+    @property
+    def unverified(self) -> frozenset[str]:
+        """Countries whose listed decision is not verified: nothing may be asserted on them."""
+        return frozenset(c for c, e in self.decisions.items() if e.get("verified") is not True)
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,19 @@ def load_adequacy(path: Path = ADEQUACY_FILE) -> Adequacy:
             raise LocationError(f"{where}: 'condition' must be a transfer mechanism")
         if country in eea:
             raise LocationError(f"{where}: {country} is in the EEA, it needs no adequacy decision")
-    return Adequacy(frozenset(eea), dict(decisions), retrieved, source.strip())
+        if not isinstance(entry.get("verified", False), bool):
+            raise LocationError(f"{where}: 'verified' must be true or false")
+    none = data.get("no_decision", {"countries": []})
+    if (not isinstance(none, dict) or not isinstance(none.get("countries"), list)
+            or not all(isinstance(c, str) and _COUNTRY.match(c) for c in none["countries"])):
+        raise LocationError(f"{path}: key 'no_decision.countries' must be a list of country codes")
+    clash = set(none["countries"]) & (set(decisions) | set(eea))
+    if clash:
+        raise LocationError(f"{path}: key 'no_decision' lists {sorted(clash)}, which have a "
+                            "decision or are in the EEA")
+    no_decision = frozenset(none["countries"]) if none.get("verified", False) is True else (
+        frozenset())
+    return Adequacy(frozenset(eea), dict(decisions), retrieved, source.strip(), no_decision)
 
 
 CHECK_TRANSFER_CALLS = [0]
@@ -172,6 +194,10 @@ def check_transfer(location: Location, adequacy: Adequacy) -> TransferCheck | No
             "an adequacy decision (art. 45), appropriate safeguards such as SCCs (art. 46) or, "
             "occasionally, a derogation (art. 49); art. 44"))
     if mechanism in ("adequacy", "adequacy:dpf"):
+        if decision is not None and decision.get("verified") is not True:
+            return verdict(False, (
+                f"an adequacy decision for {country} is reported but not verified ({as_of}): "
+                "check it on EUR-Lex before relying on it; until then use SCCs (art. 46)"))
         if decision is None:
             return verdict(False, (
                 f"there is no adequacy decision for {country} ({as_of}): use SCCs (art. 46) "
@@ -188,10 +214,12 @@ def check_transfer(location: Location, adequacy: Adequacy) -> TransferCheck | No
             f"adequacy decision for {decision['name']}: {decision['decision']} "
             f"({as_of}); art. 45"))
     if mechanism in DEROGATIONS:
-        if location.kind != "recipient":
+        pattern = location.pattern or ("occasional" if location.kind == "recipient"
+                                       else "systematic")
+        if pattern != "occasional":
             return verdict(False, (
                 f"{MECHANISMS[mechanism]} is a derogation for occasional transfers, not for a "
-                f"{location.kind} that receives data all the time (art. 49, recital 111; EDPB "
+                f"{location.kind} that receives data systematically (art. 49, recital 111; EDPB "
                 "Guidelines 2/2018): use an adequacy decision or SCCs"))
         return verdict(True, (
             f"{MECHANISMS[mechanism]}: lawful only for occasional transfers, each one covered "

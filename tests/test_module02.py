@@ -39,6 +39,7 @@ from notebook_tools import (
 from grading import get_exercise, run
 from grading.exercises.m02_transfer_plan import generate_plan, normalise, reference_basis
 from grading.harness import close_attempt, open_variant
+from sandbox_cms.storage import load_adequacy
 
 ASSIGNMENT = "02-storage-transfers"
 
@@ -135,20 +136,83 @@ def test_plans_cover_every_basis_and_differ_between_variants() -> None:
 
 
 def test_reference_basis_follows_the_storage_check() -> None:
-    base = {"name": "x", "kind": "processor", "region": "", "categories": ["contact"],
-            "dpf_certified": False, "safeguard": None, "consent": None,
-            "needed_for_contract": False}
+    base = {"name": "x", "role": "processor", "pattern": "systematic", "region": "",
+            "categories": ["contact"], "dpf_certified": False, "safeguard": None,
+            "consent": None, "needed_for_contract": False, "remote_access": []}
     assert reference_basis({**base, "country": "NO"})[0] == "EEA"
     assert reference_basis({**base, "country": "CH"})[0] == "45"
+    assert reference_basis({**base, "country": "BR"})[0] == "45"  # 2026/179, verified
     assert reference_basis({**base, "country": "US"})[0] == "missing"
     assert reference_basis({**base, "country": "US", "dpf_certified": True})[0] == "45"
     assert reference_basis({**base, "country": "US", "safeguard": "scc"})[0] == "46"
-    recipient = {**base, "kind": "recipient", "country": "IN"}
+    recipient = {**base, "role": "controller", "pattern": "occasional", "country": "IN"}
     assert reference_basis({**recipient, "consent": "explicit_informed"})[0] == "49(1)(a)"
     assert reference_basis({**recipient, "consent": "in_terms"})[0] == "missing"
     assert reference_basis({**recipient, "needed_for_contract": True})[0] == "49(1)(b)"
     assert reference_basis({**base, "country": "IN", "needed_for_contract": True})[0] == (
         "missing")
+
+
+def test_role_and_pattern_are_two_facts() -> None:
+    """L6: the pattern (recital 111) decides a derogation, the role does not."""
+    base = {"name": "x", "region": "", "categories": ["address"], "dpf_certified": False,
+            "safeguard": None, "consent": None, "needed_for_contract": True,
+            "remote_access": [], "country": "IN"}
+    occasional_processor = {**base, "role": "processor", "pattern": "occasional"}
+    systematic_controller = {**base, "role": "controller", "pattern": "systematic"}
+    assert reference_basis(occasional_processor)[0] == "49(1)(b)"
+    assert reference_basis(systematic_controller)[0] == "missing"
+
+
+def test_remote_access_from_a_third_country_is_a_transfer() -> None:
+    """L7: an EEA region removes the transfer for storage only."""
+    base = {"name": "x", "role": "processor", "pattern": "systematic", "region": "Frankfurt",
+            "categories": ["contact"], "dpf_certified": False, "safeguard": None,
+            "consent": None, "needed_for_contract": False, "country": "DE"}
+    assert reference_basis({**base, "remote_access": []})[0] == "EEA"
+    assert reference_basis({**base, "remote_access": ["NO"]})[0] == "EEA"
+    assert reference_basis({**base, "remote_access": ["IN"]})[0] == "missing"
+    assert reference_basis({**base, "remote_access": ["IN"], "safeguard": "scc"})[0] == "46"
+    assert reference_basis({**base, "remote_access": ["JP"]})[0] == "45"
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_every_plan_holds_the_boundary_cases(variant: str) -> None:
+    attempt = open_variant(get_exercise("02-transfer-plan"), variant)
+    try:
+        plan, expected = attempt.context["plan"], attempt.expected
+    finally:
+        close_attempt(attempt)
+    eea = load_adequacy().eea
+
+    def having(**facts):
+        return [v for v in plan if all(v[k] == x for k, x in facts.items())]
+
+    occ_processor = having(role="processor", pattern="occasional", needed_for_contract=True)
+    sys_controller = having(role="controller", pattern="systematic", needed_for_contract=True)
+    assert occ_processor and {expected[v["name"]][0] for v in occ_processor} == {"49(1)(b)"}
+    assert sys_controller and {expected[v["name"]][0] for v in sys_controller} == {"missing"}
+    remote = [v for v in plan if v["country"] in eea and v["remote_access"]]
+    assert len(remote) == 2 and all(set(v["remote_access"]) - eea for v in remote)
+    assert {expected[v["name"]][0] for v in remote} == {"46", "missing"}
+
+
+@pytest.mark.parametrize("seed", [1, 99, 123456, 20131001])
+def test_any_seed_plants_every_case(seed: int) -> None:
+    plan = generate_plan(seed)
+    assert {(v["role"], v["pattern"]) for v in plan} == {
+        ("processor", "systematic"), ("processor", "occasional"),
+        ("controller", "systematic"), ("controller", "occasional")}
+    assert sum(1 for v in plan if v["remote_access"]) == 2
+
+
+@pytest.mark.parametrize("name", ["processor_means_systematic", "storage_place_only",
+                                  "must_stay_in_nl", "us_always_adequate",
+                                  "contract_for_processors", "consent_in_terms_counts"])
+def test_wrong_transfer_answers_fail_the_hidden_variant_too(name: str) -> None:
+    outcome = run("02-transfer-plan", getattr(wrong_answers("m02_transfer_plan"), name), "hidden")
+    assert not outcome.passed and outcome.principle in ("transfers", "free_movement"), (
+        outcome.message)
 
 
 def test_backup_locations_differ_between_variants() -> None:

@@ -12,6 +12,7 @@ from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
 from sandbox_cms.errors import LocationError
 from sandbox_cms.storage import (
+    ADEQUACY_FILE,
     Adequacy,
     Location,
     check_transfer,
@@ -38,7 +39,34 @@ def test_the_adequacy_list_is_dated_and_sourced() -> None:
     assert isinstance(ADEQUACY.retrieved, dt.date) and "commission" in ADEQUACY.source.lower()
     assert {"NL", "DE", "NO", "IS", "LI"} <= ADEQUACY.eea and len(ADEQUACY.eea) == 30
     assert {"CH", "GB", "JP", "US"} <= set(ADEQUACY.decisions)
-    assert "BR" not in ADEQUACY.decisions  # reported, not verified: left out
+    assert ADEQUACY.decisions["BR"]["verified"] is True  # 2026/179, checked 2026-12-01
+    assert "2031" in ADEQUACY.decisions["GB"]["decision"]
+    assert "C-703/25 P" in ADEQUACY.decisions["US"]["decision"]
+    assert {"IN", "SG"} <= ADEQUACY.no_decision
+
+
+def test_an_unverified_decision_is_never_taken_as_adequate(tmp_path) -> None:
+    text = ADEQUACY_FILE.read_text().replace(
+        'BR = { name = "Brazil", decision = "Commission Implementing Decision (EU) 2026/179 of '
+        '26 January 2026", verified = true', 'BR = { name = "Brazil", decision = "Commission '
+        'Implementing Decision (EU) 2026/179 of 26 January 2026", verified = false')
+    path = tmp_path / "adequacy.toml"
+    path.write_text(text)
+    adequacy = load_adequacy(path)
+    assert adequacy.unverified == {"BR"}
+    verdict = check_transfer(Location("x", "processor", "BR", "", ("contact",), "adequacy"),
+                             adequacy)
+    assert not verdict.lawful and "not verified" in verdict.reason
+
+
+def test_the_pattern_not_the_role_decides_a_derogation() -> None:
+    def verdict(kind, pattern):
+        return check_transfer(Location("x", kind, "IN", "", ("address",), "contract_49_1_b",
+                                       pattern=pattern), ADEQUACY).lawful
+
+    assert verdict("processor", "occasional") and verdict("recipient", "occasional")
+    assert not verdict("recipient", "systematic") and not verdict("processor", "systematic")
+    assert verdict("recipient", None) and not verdict("processor", None)  # the old default
 
 
 @pytest.mark.parametrize(("country", "mechanism", "kind", "lawful", "cited"), [

@@ -16,7 +16,7 @@ from typing import Any
 
 from grading.checks import PrincipleViolation, check_ids
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms.guard import make_iban, passes_elfproef
+from sandbox_cms.guard import iban_is_valid, make_iban, passes_elfproef
 from sandbox_cms.reference import load_reference
 
 EXERCISE_ID = "01-real-looking"
@@ -24,7 +24,16 @@ MIN_RECALL = 0.9
 MIN_PRECISION = 0.8
 DUMP_SIZE = 400
 PLANTED_PER_KIND = 3
-PLANT_KINDS = ("free_mail", "provider_mail", "bsn_reference", "bsn_note", "real_iban")
+PLANT_KINDS = ("free_mail", "provider_mail", "bsn_reference", "bsn_note", "real_iban",
+               "lookalike_mail")
+# Boundary cases planted in every dump, whatever the seed (issue 9 item 3):
+# registrable domains that merely contain "example" are real domains: flag them ...
+LOOKALIKE_DOMAINS = ("example.nl", "example.co.uk", "myexample.com")
+# ... while these look alike but are reserved (RFC 2606 / RFC 6761): not real.
+RESERVED_LOOKALIKES = ("example.com.evil.test", "klantenservice.example.org", "example.invalid")
+# A real bank's code with check digits that fail mod-97 is no account at all (no bank issues
+# it, payments refuse it): it cannot belong to anyone, so it is not real-looking.
+BAD_CHECK_IBANS = 6
 OTHER_RESERVED = ("mail.springveer.test", "shop.example", "klant.invalid")
 SAFE_NOTES = (
     "Prefers delivery after 17:00.",
@@ -61,6 +70,13 @@ def _bsn(rng: random.Random) -> str:
             return number
 
 
+def bad_check_iban(bank_code: str, account: int) -> str:
+    """A real bank's IBAN shape whose check digits are wrong: no account anywhere."""
+    good = make_iban(bank_code, account)
+    wrong = f"{(int(good[2:4]) + 1 + account % 7) % 97 + 2:02d}"  # never the right pair
+    return good[:2] + wrong + good[4:]
+
+
 def make_dump(db_path: str, seed: int, size: int = DUMP_SIZE) -> tuple[list[dict], list[Planted]]:
     """A training dump built from the sandbox's synthetic customers, with planted records."""
     rng = random.Random(f"dump-{seed}")
@@ -88,9 +104,11 @@ def make_dump(db_path: str, seed: int, size: int = DUMP_SIZE) -> tuple[list[dict
     free = sorted(d for d in ref.free_mail if d.endswith((".com", ".nl")))
     providers = sorted(ref.provider_mail)
     real_codes = sorted(ref.real_banks)
-    targets = rng.sample(range(len(dump)), PLANTED_PER_KIND * len(PLANT_KINDS))
+    n_planted = PLANTED_PER_KIND * len(PLANT_KINDS)
+    n_decoys = BAD_CHECK_IBANS + len(RESERVED_LOOKALIKES)
+    targets = rng.sample(range(len(dump)), n_planted + n_decoys)
     planted = []
-    for n, index in enumerate(targets):
+    for n, index in enumerate(targets[:n_planted]):
         row, kind = dump[index], PLANT_KINDS[n % len(PLANT_KINDS)]
         first, last = (part.lower().replace(" ", "") for part in row["name"].split(" ", 1))
         year = rng.randrange(1950, 2005)
@@ -102,6 +120,11 @@ def make_dump(db_path: str, seed: int, size: int = DUMP_SIZE) -> tuple[list[dict
             domain = rng.choice(providers)
             row["email"] = f"{first[0]}{last}@{domain}"
             reason = f"e-mail on the Dutch provider domain {domain}"
+        elif kind == "lookalike_mail":
+            domain = LOOKALIKE_DOMAINS[(n // len(PLANT_KINDS)) % len(LOOKALIKE_DOMAINS)]
+            row["email"] = f"{first}.{last}@{domain}"
+            reason = (f"e-mail on {domain}, a real registrable domain (only example.com/.net/"
+                      ".org and the TLDs .test, .example, .invalid are reserved)")
         elif kind == "bsn_reference":
             row["reference"] = _bsn(rng)
             reason = f"reference {row['reference']} passes the 11-proof (a possible BSN)"
@@ -114,6 +137,13 @@ def make_dump(db_path: str, seed: int, size: int = DUMP_SIZE) -> tuple[list[dict
             row["iban"] = make_iban(code, rng.randrange(10**9, 10**10))
             reason = f"IBAN with the real bank code {code} ({ref.real_banks[code]})"
         planted.append(Planted(row["id"], kind, reason))
+    for n, index in enumerate(targets[n_planted:]):
+        row = dump[index]
+        if n < BAD_CHECK_IBANS:
+            row["iban"] = bad_check_iban(rng.choice(real_codes), rng.randrange(10**9, 10**10))
+        else:
+            local = row["email"].partition("@")[0]
+            row["email"] = f"{local}@{RESERVED_LOOKALIKES[n - BAD_CHECK_IBANS]}"
     return dump, sorted(planted, key=lambda p: p.record_id)
 
 
@@ -176,7 +206,10 @@ def _describe(row: dict | None) -> str:
     if row is None:
         return "not in the dump"
     parts = [f"e-mail domain {row['email'].rpartition('@')[2]} is reserved"]
-    if row["iban"]:
+    if row["iban"] and not iban_is_valid(row["iban"]):
+        parts.append(f"IBAN {row['iban']} fails its check digits (mod 97): no bank account "
+                     "has that number, so it cannot belong to anyone")
+    elif row["iban"]:
         parts.append(f"IBAN bank code {row['iban'][4:8]} is fictional")
     parts.append("no number in it passes the 11-proof")
     return ", ".join(parts)
