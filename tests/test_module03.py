@@ -33,7 +33,8 @@ from notebook_tools import (
     wrong_answers,
 )
 
-from grading import get_exercise, run
+from grading import get_exercise, harness, run
+from grading.checks import PrincipleViolation
 from grading.exercises import m03_consent_forms as forms_ex
 from grading.exercises import m03_share_with_foundation as share_ex
 from grading.harness import close_attempt, open_variant
@@ -41,40 +42,209 @@ from grading.harness import close_attempt, open_variant
 ASSIGNMENT = "03-consent-sharing"
 
 
-# --- wrong answers --------------------------------------------------------------------
+# --- 03-share-with-foundation ----------------------------------------------------------
 
-def test_consent_judged_at_the_moment_of_sharing_not_of_purchase() -> None:
-    """The buyer who withdrew after buying is shared by the 'at purchase' answer, and the
-    grade names that buyer's withdrawal (art. 7(3))."""
-    attempt = open_variant(get_exercise("03-share-with-foundation"), "visible")
+SHARE = "03-share-with-foundation"
+NO_VALID_CONSENT = [label for label, may, _ in share_ex.CASES if not may]
+
+
+def _grade_with_reports(fn, variant: str, labels) -> PrincipleViolation | None:
+    """Grade ``fn`` on a variant whose reports are cut down to the planted cases ``labels``
+    (the grader's own run, with the expectation recomputed for those reports)."""
+    exercise = get_exercise(SHARE)
+    attempt = open_variant(exercise, variant)
     try:
-        withdrew = [cid for cid, label in attempt.context["planted"].items()
-                    if label == "withdrew after buying"]
+        reported = share_ex.reported_buyers(attempt.cms, attempt.context["reports"])
+        keep = {cid for cid, label in attempt.context["cases"].items() if label in labels}
+        attempt.context["reports"] = [r for r in attempt.context["reports"]
+                                      if next(c for c, rid in reported.items()
+                                              if rid == r["id"]) in keep]
+        assert len(attempt.context["reports"]) == len(labels)
+        attempt.expected = exercise.expect(attempt)
+        return harness._grade(attempt, fn)
     finally:
         close_attempt(attempt)
-    wrong = wrong_answers("m03_share_with_foundation").consent_when_they_bought
-    outcome = run("03-share-with-foundation", wrong, "visible")
-    assert f"customer {withdrew[0]} withdrew consent" in outcome.message, outcome.message
 
 
-def test_nothing_shared_or_two_shares_get_a_task_message() -> None:
-    def shares_nothing(cms, sku):
+def _case(attempt, label: str) -> int:
+    return next(cid for cid, lab in attempt.context["cases"].items() if lab == label)
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_every_boundary_case_is_reported_and_decides_as_labelled(variant: str) -> None:
+    """Both variants hold one report per boundary case, whatever the seed; the ledger decides
+    each as its label says, and the events sit exactly where the label puts them."""
+    attempt = open_variant(get_exercise(SHARE), variant)
+    try:
+        cms, cases = attempt.cms, attempt.context["cases"]
+        now = cms.clock.now()
+        reported = share_ex.reported_buyers(cms, attempt.context["reports"])
+        assert sorted(cases.values()) == sorted(
+            [label for label, _, _ in share_ex.CASES] + [share_ex.NOT_REPORTED])
+        assert len(attempt.context["reports"]) == len(share_ex.CASES) == len(reported)
+        for label, may, _ in share_ex.CASES:
+            cid = _case(attempt, label)
+            assert cid in reported, label
+            assert cms.consent.may(cid, share_ex.PURPOSE).allowed is may, label
+            assert (cid in attempt.expected["share"]) is may, label
+        # the boundary moments themselves
+        events = {label: cms.consent.events(_case(attempt, label))
+                  for label, _, _ in share_ex.CASES}
+        assert events["withdrew exactly at the moment of sharing"][-1].at == now.isoformat()
+        assert events["withdrew exactly at the moment of sharing"][-1].event == "withdrawn"
+        assert events["consented exactly at the moment of sharing"][-1].at == now.isoformat()
+        assert events["grant dated after the moment of sharing"][-1].at > now.isoformat()
+        assert [e.event for e in events["withdrew, then consented again"]] == [
+            "granted", "withdrawn", "granted"]
+        assert {e.purpose for e in events["consented to the newsletter only"]} == {"newsletter"}
+        found = dt.datetime.fromisoformat(attempt.context["reports"][0]["found_at"])
+        late = events["withdrew after the copy was found"][-1]
+        assert found.isoformat() < late.at < now.isoformat()
+        # one second earlier, the exact-moment cases decide the other way round
+        before = now - dt.timedelta(seconds=1)
+        assert cms.consent.may(_case(attempt, "withdrew exactly at the moment of sharing"),
+                               share_ex.PURPOSE, at=before).allowed
+        assert not cms.consent.may(_case(attempt, "consented exactly at the moment of sharing"),
+                                   share_ex.PURPOSE, at=before).allowed
+        # a consenting buyer of a reported title whom no report names
+        extra = _case(attempt, share_ex.NOT_REPORTED)
+        assert extra not in reported and cms.consent.may(extra, share_ex.PURPOSE).allowed
+        skus = {r["sku"] for r in attempt.context["reports"]}
+        assert any(extra in share_ex.buyers(cms, sku) for sku in skus)
+        for report in attempt.context["reports"]:
+            assert set(report) == {"id", "order_id", "sku", "title", "found_at", "found_on"}
+            assert ".example/" in report["found_on"]
+    finally:
+        close_attempt(attempt)
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_sharing_nothing_passes_when_no_reported_buyer_may_be_shared(variant: str) -> None:
+    """Reports whose buyers all lack valid consent: the lawful answer shares nothing, and
+    sharing them anyway fails naming consent."""
+    def share_nothing(cms, reports):
         with cms.processing("antipiracy_sharing") as p:
-            p.query("SELECT id FROM orders LIMIT 1")
+            for report in reports:
+                p.query("SELECT customer_id FROM orders WHERE id = ?", (report["order_id"],))
         return []
 
-    reference = solution("03-share-with-foundation")
+    assert _grade_with_reports(solution(SHARE), variant, NO_VALID_CONSENT) is None
+    assert _grade_with_reports(share_nothing, variant, NO_VALID_CONSENT) is None
+    for label in NO_VALID_CONSENT:  # each case alone, too
+        assert _grade_with_reports(solution(SHARE), variant, [label]) is None, label
+        wrong = wrong_answers("m03_share_with_foundation").share_without_valid_consent
+        violation = _grade_with_reports(wrong, variant, [label])
+        assert violation is not None and violation.principle == "consent", (label, violation)
 
-    def shares_twice(cms, sku):
-        ids = reference(cms, sku)
-        cms.clock.advance(hours=1)
-        with cms.processing("antipiracy_sharing") as p:
-            p.share("antipiracy-foundation", ids[:1], ["customers.email", "orders.id"])
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_the_one_valid_buyer_alone_is_shared(variant: str) -> None:
+    """One report whose buyer may be shared: the solution shares exactly that buyer; an
+    empty answer misses them."""
+    violation = _grade_with_reports(lambda cms, reports: [], variant, ["consented at checkout"])
+    assert violation is not None and violation.principle == "task", violation
+    assert "misses 1 record" in violation.message
+    assert _grade_with_reports(solution(SHARE), variant, ["consented at checkout"]) is None
+
+
+def test_consent_judged_at_the_moment_of_sharing_names_the_withdrawal() -> None:
+    """The 'at purchase' answer shares the buyer who withdrew exactly at the moment of
+    sharing, and the grade names that withdrawal (art. 7(3))."""
+    attempt = open_variant(get_exercise(SHARE), "visible")
+    try:
+        withdrew = _case(attempt, "withdrew exactly at the moment of sharing")
+    finally:
+        close_attempt(attempt)
+    wrong = wrong_answers("m03_share_with_foundation").use_consent_at_wrong_moment
+    outcome = run(SHARE, wrong, "visible")
+    assert f"customer {withdrew} withdrew consent" in outcome.message, outcome.message
+
+
+def test_one_share_per_report_passes_and_other_recipients_fail() -> None:
+    def one_share_per_report(cms, reports):
+        ids = []
+        for report in reports:
+            with cms.processing("antipiracy_sharing") as p:
+                rows = p.query("SELECT customer_id FROM orders WHERE id = ?",
+                               (report["order_id"],))
+                for row in rows:
+                    if cms.consent.may(row["customer_id"], "antipiracy_sharing").allowed:
+                        p.share("antipiracy-foundation", [row["customer_id"]],
+                                ["customers.first_name", "customers.last_name",
+                                 "customers.email"])
+                        ids.append(row["customer_id"])
         return ids
 
-    for fn, phrase in ((shares_nothing, "nothing was shared"), (shares_twice, "one p.share")):
-        outcome = run("03-share-with-foundation", fn, "visible")
-        assert outcome.principle == "task" and phrase in outcome.message, outcome.message
+    def to_the_press(cms, reports):
+        ids = solution(SHARE)(cms, reports)
+        with cms.processing("antipiracy_sharing") as p:
+            p.share("newspaper", ids[:1], ["customers.email"])
+        return ids
+
+    for variant in ("visible", "hidden"):
+        outcome = run(SHARE, one_share_per_report, variant)
+        assert outcome.passed, outcome.message
+    outcome = run(SHARE, to_the_press, "visible")
+    assert outcome.principle == "task" and "newspaper" in outcome.message, outcome.message
+
+
+@pytest.mark.parametrize(
+    ("fn", "principle", "phrase"),
+    wrong_answers("m03_share_with_foundation").WRONG_ANSWERS,
+    ids=lambda v: getattr(v, "__name__", None))
+def test_wrong_shares_fail_on_the_hidden_variant_too(fn, principle, phrase) -> None:
+    outcome = run(SHARE, fn, "hidden")
+    assert not outcome.passed and outcome.principle == principle, outcome.message
+    assert phrase in outcome.message, outcome.message
+
+
+def test_hard_coded_share_fails_hidden() -> None:
+    attempt = open_variant(get_exercise(SHARE), "visible")
+    try:
+        visible_ids = sorted(attempt.expected["share"])
+    finally:
+        close_attempt(attempt)
+    hard_coded = wrong_answers("m03_share_with_foundation").hard_coded(visible_ids)
+    assert run(SHARE, hard_coded, "visible").passed
+    hidden = run(SHARE, hard_coded, "hidden")
+    assert not hidden.passed
+    assert hidden.principle in {"consent", "minimisation"}, hidden.message
+
+
+def test_visible_and_hidden_differ_in_reports_date_and_shared_customers() -> None:
+    exercise = get_exercise(SHARE)
+    seen = []
+    for variant in ("visible", "hidden"):
+        attempt = open_variant(exercise, variant)
+        try:
+            seen.append((tuple(r["order_id"] for r in attempt.context["reports"]),
+                         attempt.cms.clock.now(), frozenset(attempt.expected["share"])))
+        finally:
+            close_attempt(attempt)
+    (orders_v, now_v, share_v), (orders_h, now_h, share_h) = seen
+    assert orders_v != orders_h and now_v != now_h and share_v != share_h
+    assert len(share_v) == len(share_h) == sum(1 for _, may, _ in share_ex.CASES if may)
+
+
+def test_register_and_consent_text_agree_on_what_may_be_passed_on() -> None:
+    """The consent text names the foundation and the columns; the register lets the purpose
+    read no phone number; the grader's consented columns are those the text names."""
+    attempt = open_variant(get_exercise(SHARE), "visible")
+    try:
+        (text,) = attempt.query("SELECT text FROM consent_texts WHERE version = ?",
+                                (share_ex.TEXT_VERSION,))
+        columns = set(attempt.cms.register.purpose(share_ex.PURPOSE).columns)
+    finally:
+        close_attempt(attempt)
+    flat = " ".join(text["text"].split())
+    for named in ("Stichting Kopieerwacht", "name, e-mail address and the order number",
+                  "if that copy"):
+        assert named in flat, named
+    assert columns >= share_ex.CONSENTED_COLUMNS
+    assert "customers.phone" not in columns and "customers.street" not in columns
+
+
+# --- 03-consent-forms --------------------------------------------------------------------
 
 
 def test_forms_answer_with_a_missing_form_or_an_unknown_code_gets_a_task_message() -> None:
@@ -96,22 +266,6 @@ def test_forms_answer_with_a_missing_form_or_an_unknown_code_gets_a_task_message
         assert outcome.principle == "task" and phrase in outcome.message, outcome.message
 
 
-# --- hard-coded answers fail the hidden test ------------------------------------------
-
-
-def test_hard_coded_share_fails_hidden() -> None:
-    attempt = open_variant(get_exercise("03-share-with-foundation"), "visible")
-    try:
-        visible_ids = sorted(attempt.expected["share"])
-    finally:
-        close_attempt(attempt)
-    hard_coded = wrong_answers("m03_share_with_foundation").hard_coded(visible_ids)
-    assert run("03-share-with-foundation", hard_coded, "visible").passed
-    hidden = run("03-share-with-foundation", hard_coded, "hidden")
-    assert not hidden.passed
-    assert hidden.principle in {"consent", "minimisation"}, hidden.message
-
-
 def test_hard_coded_form_verdicts_fail_hidden() -> None:
     visible = {f["id"]: forms_ex.verdict(f) for f in forms_ex.make_forms(
         get_exercise("03-consent-forms").visible.seed)}
@@ -122,45 +276,6 @@ def test_hard_coded_form_verdicts_fail_hidden() -> None:
     assert run("03-consent-forms", hard_coded, "visible").passed
     hidden = run("03-consent-forms", hard_coded, "hidden")
     assert not hidden.passed and hidden.principle == "consent", hidden.message
-
-
-# --- what the setups plant --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("variant", ["visible", "hidden"])
-def test_planted_histories_decide_as_labelled(variant: str) -> None:
-    attempt = open_variant(get_exercise("03-share-with-foundation"), variant)
-    try:
-        planted = attempt.context["planted"]
-        assert len(planted) == len(share_ex.PLANTED)
-        assert set(planted) <= attempt.expected["buyers"]
-        may_now = {"withdrew after buying": False, "pre-ticked box at checkout": False,
-                   "clause in the terms": False, "consented after buying": True,
-                   "withdrew, then consented again": True, "pre-ticked, then a real tick": True}
-        for cid, label in planted.items():
-            assert attempt.cms.consent.may(cid, share_ex.PURPOSE).allowed == may_now[label]
-            assert (cid in attempt.expected["share"]) == may_now[label]
-        withdrew = next(c for c, label in planted.items() if label == "withdrew after buying")
-        bought = dt.datetime.fromisoformat(share_ex.buyers(attempt.cms, attempt.context["sku"])
-                                           [withdrew])
-        assert attempt.cms.consent.may(withdrew, share_ex.PURPOSE, at=bought).allowed
-    finally:
-        close_attempt(attempt)
-
-
-def test_visible_and_hidden_differ_in_title_date_and_shared_customers() -> None:
-    exercise = get_exercise("03-share-with-foundation")
-    seen = []
-    for variant in ("visible", "hidden"):
-        attempt = open_variant(exercise, variant)
-        try:
-            seen.append((attempt.context["sku"], attempt.cms.clock.now(),
-                         frozenset(attempt.expected["share"])))
-        finally:
-            close_attempt(attempt)
-    (sku_v, now_v, share_v), (sku_h, now_h, share_h) = seen
-    assert sku_v != sku_h and now_v != now_h and share_v != share_h
-    assert share_v and share_h
 
 
 @pytest.mark.parametrize("seed", [20130927, 116, 1, 99])
@@ -225,7 +340,7 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     student = load(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
-    assert "allowed_customers(\"antipiracy_sharing\")  # valid now" not in text
+    assert "cms.consent.may(c, \"antipiracy_sharing\")" not in text
     assert "problems.add(\"hard_to_withdraw\")" not in text
     assert "hard_to_withdraw" in text  # the table of codes stays
     written = cell(student, "m03-ex3-answer").source
