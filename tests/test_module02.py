@@ -227,9 +227,55 @@ def test_backup_locations_differ_between_variants() -> None:
         finally:
             close_attempt(attempt)
     assert "backup-frankfurt" in names["visible"] and "backup-frankfurt" not in names["hidden"]
-    assert "backup-oslo" in names["hidden"]
-    assert {"backup-dublin-archive", "backup-helsinki-archive"} <= names["visible"] | names[
-        "hidden"]
+    assert names["visible"] != names["hidden"]
+    assert any(name.endswith("-archive") for name in names["hidden"])
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_backup_boundaries_are_planted_and_judged(variant: str) -> None:
+    """Same country, other region passes (the rule is 'not the primary's data centre'); the
+    same data centre fails; a copy that misses one table fails the restore."""
+    attempt = open_variant(get_exercise("02-restorable"), variant)
+    try:
+        backups = {loc.name: loc for loc in attempt.cms.storage.locations()
+                   if loc.kind == "backup"}
+    finally:
+        close_attempt(attempt)
+    assert (backups["backup-groningen"].country,
+                                   backups["backup-groningen"].region) == ("NL", "Groningen")
+    assert any((loc.country, loc.region) == ("NL", "Amsterdam") for loc in backups.values())
+
+    def groningen(cms, mounts):
+        manifest = cms.storage.backup(mounts["backup-groningen"], location="backup-groningen")
+        return str(Path(mounts["backup-groningen"]) / manifest.file)
+
+    assert run("02-restorable", groningen, variant).passed
+    wrong = wrong_answers("m02_restorable")
+    assert run("02-restorable", wrong.not_in_the_primary_country, variant).passed
+    outcome = run("02-restorable", wrong.without_the_consents, variant)
+    assert outcome.principle == "restorability" and "consent_events" in outcome.message
+
+    def same_data_centre(cms, mounts):
+        name = next(loc.name for loc in cms.storage.locations() if loc.kind == "backup"
+                    and (loc.country, loc.region) == ("NL", "Amsterdam"))
+        manifest = cms.storage.backup(mounts[name], location=name)
+        return str(Path(mounts[name]) / manifest.file)
+
+    outcome = run("02-restorable", same_data_centre, variant)
+    assert outcome.principle == "restorability" and "32(1)(c)/(d)" in outcome.message
+
+
+@pytest.mark.parametrize("seed", [None, 4242, 7, 31337])
+def test_any_seed_gets_every_kind_of_backup_location(seed) -> None:
+    from grading.exercises.m02_restorable import backup_locations
+
+    places = backup_locations(seed)
+    eea = load_adequacy().eea
+    assert ("NL", "Amsterdam") in {(c, r) for _, c, r, _, _ in places}
+    assert ("NL", "Groningen") in {(c, r) for _, c, r, _, _ in places}
+    assert any(c not in eea for _, c, _, _, _ in places)
+    assert any(c in eea and "contact" not in cats for _, c, _, cats, _ in places)
+    assert any(c in eea and c != "NL" and "contact" in cats for _, c, _, cats, _ in places)
 
 
 def test_a_damaged_backup_fails_the_restore() -> None:

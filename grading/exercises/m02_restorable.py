@@ -19,6 +19,7 @@ category a full copy holds (art. 30(1)), and that it is not where the primary is
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import sqlite3
 from pathlib import Path
@@ -34,7 +35,7 @@ EXERCISE_ID = "02-restorable"
 ALL = ["identity", "contact", "address", "financial", "birth_date", "company",
        "order_history", "invoice", "consent"]
 ARCHIVE = ["order_history", "invoice"]  # a bookkeeping archive: no contact data
-# variant seed -> backup locations (name, country, region, categories, transfer mechanism)
+# Known variants: seed -> backup locations (name, country, region, categories, mechanism).
 BACKUPS = {
     None: [("backup-amsterdam", "NL", "Amsterdam", ALL, "none"),
            ("backup-virginia", "US", "Virginia", ALL, "none"),
@@ -46,12 +47,48 @@ BACKUPS = {
            ("backup-singapore", "SG", "Singapore", ALL, "none"),
            ("backup-virginia", "US", "Virginia", ALL, "none")],
 }
-COMPARED = ("customers", "orders", "order_items", "invoices", "consent_events")
+# Any other seed draws its set from these (the hidden seed may be drawn per class).
+# (the lawful full copy is in an EEA state outside the EU, so "EU only" fails; never
+# Frankfurt, so the visible variant's answer hard-coded fails)
+EEA_FULL = {"NO": "Oslo", "IS": "Reykjavik", "LI": "Vaduz"}
+EEA_ARCHIVE = {"IE": "Dublin", "FI": "Helsinki", "BE": "Brussels", "DK": "Copenhagen"}
+FAR_AWAY = {"US": "Virginia", "SG": "Singapore", "IN": "Mumbai", "AU": "Sydney"}
+# Boundary planted in every variant: the primary's country, another region. The rule is
+# "not the primary's data centre" (same country AND region), so this one is lawful and
+# elsewhere: a learner who rejects every location in the primary's country is too strict
+# but still passes with another choice; one who compares only the country is told nothing
+# wrong either. Both sides of the rule are present: same rack (fails) and same country,
+# other region (passes).
+SAME_COUNTRY_ELSEWHERE = ("backup-groningen", "NL", "Groningen", ALL, "none")
+
+
+def backup_locations(seed: int | None) -> list[tuple[str, str, str, list[str], str]]:
+    """The backup locations of one variant: the known set of a seed, or one drawn from it;
+    always with one in the primary's data centre, one in its country elsewhere, an archive
+    that lacks categories, a lawful full one and one far away without a mechanism."""
+    if seed in BACKUPS:
+        chosen = list(BACKUPS[seed])
+    else:
+        rng = random.Random(f"backups-{seed}")
+        full, archive, far = (rng.choice(sorted(d)) for d in (EEA_FULL, EEA_ARCHIVE, FAR_AWAY))
+        chosen = [("backup-same-rack", "NL", "Amsterdam", ALL, "none"),
+                  (f"backup-{EEA_ARCHIVE[archive].lower()}-archive", archive,
+                   EEA_ARCHIVE[archive], ARCHIVE, "none"),
+                  (f"backup-{EEA_FULL[full].split()[0].lower()}", full, EEA_FULL[full], ALL,
+                   "none"),
+                  (f"backup-{FAR_AWAY[far].lower()}", far, FAR_AWAY[far], ALL, "none")]
+        rng.shuffle(chosen)
+    return [*chosen, SAME_COUNTRY_ELSEWHERE]
+
+
+COMPARED = ("customers", "orders", "order_items", "invoices", "consent_texts", "consent_events",
+            "mailings", "mailing_recipients", "disclosures", "dsr_requests", "products",
+            "storage_locations")  # every table but the audit log, which the backup itself extends
 
 
 def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
     """Register the variant's backup locations and make a folder for each."""
-    backups = BACKUPS[variant.seed]
+    backups = backup_locations(variant.seed)
     conn = sqlite3.connect(cms.path)
     try:
         with conn:
@@ -138,7 +175,10 @@ def location_holds_its_categories(attempt: Attempt) -> None:
         raise PrincipleViolation(
             "records", f"{location.name} is registered only for "
             f"{', '.join(location.categories)}, but a full backup holds every category of "
-            "the primary; the register would no longer say where the customers' data is",
+            "the primary; the shop's own register of locations would no longer say where "
+            "the customers' data is (accountability practice, art. 5(2) and 24; art. 30(1) "
+            "itself asks for recipients and transfers, 30(1)(d)-(e), not a place per "
+            "category)",
             [f"category {c}" for c in missing])
 
 
@@ -150,7 +190,9 @@ def location_is_elsewhere(attempt: Attempt) -> None:
         raise PrincipleViolation(
             "restorability", f"{location.name} is in {location.region}, where the primary "
             "is: a fire, an outage or the bankruptcy of that host takes both copies; keep the "
-            "extra backup elsewhere")
+            "extra backup elsewhere (good practice under art. 32(1)(c)/(d): the article asks "
+            "for the ability to restore in time, chosen by risk, and the source post for "
+            "a copy in a second place)")
 
 
 def restore_works(attempt: Attempt) -> None:
@@ -208,7 +250,7 @@ EXERCISE = register(Exercise(
     points=4,
     returns=(str, Path),
     visible=Variant(scenario="webshop", seed=None, customers=300),
-    hidden=Variant(scenario="webshop", seed=4242, customers=300),
+    hidden=Variant(scenario="webshop", customers=300),
     prepare=prepare,
     arguments=arguments,
 ))
