@@ -6,8 +6,11 @@ A form is plain data (its boxes, whether a box is pre-ticked or required, what i
 tells, whether the terms mention the sharing, how a buyer withdraws). The reference
 verdict follows art. 4(11), 7 GDPR and EDPB Guidelines 05/2020; four problem codes are the
 consent methods of ``datasets/policy/consent_rules.toml`` and carry its reasons, two are
-about the form as a whole (informed, para 64; withdrawal as easy as consent, 7(3)).
-The forms are generated from the variant's seed, so each variant has other forms.
+about the form as a whole (informed, paras 64-65; withdrawal as easy as consent, 7(3)).
+The forms are generated from the variant's seed, so each variant has other forms; the
+boundary forms of ``BOUNDARIES`` are in every variant, so that each rule read wrongly (any
+required box, any pre-ticked box, terms that merely describe the sharing, a right to
+withdraw without a route, a text that does not name the recipient) gets a failing grade.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from sandbox_cms.consent import load_methods
 
 EXERCISE_ID = "03-consent-forms"
 PURPOSE = "antipiracy_sharing"
-MUST_TELL = ("controller", "purpose", "data", "withdrawal")
+# What an informed consent to this disclosure must tell: who asks (the shop), for what, which
+# data, the right to withdraw (EDPB Guidelines 05/2020 para 64), and who receives the data
+# (para 65: other controllers relying on the consent are named; art. 13(1)(e)).
+MUST_TELL = ("controller", "recipient", "purpose", "data", "withdrawal")
 EASY_WITHDRAWAL = ("account", "email_link")
 
 # problem code -> (article the grade cites, why; None = the reason in consent_rules.toml)
@@ -34,12 +40,14 @@ PROBLEMS: dict[str, tuple[str, str | None]] = {
                          None),
     "required_for_checkout": ("art. 7(4) GDPR, recital 43; EDPB Guidelines 05/2020 "
                               "paras 26-37", None),
-    "not_informed": ("art. 4(11), 7(3) GDPR; EDPB Guidelines 05/2020 para 64",
+    "not_informed": ("art. 4(11), 7(3) GDPR; EDPB Guidelines 05/2020 paras 64-65",
                      "consent must be informed: the text must name the controller, the "
-                     "purpose, the data and the right to withdraw"),
+                     "recipient who gets the data, the purpose, the data and the right to "
+                     "withdraw"),
     "hard_to_withdraw": ("art. 7(3) GDPR; EDPB Guidelines 05/2020 paras 114-123",
                          "withdrawing must be as easy as giving consent: a click at checkout "
-                         "cannot be undone only by letter or phone"),
+                         "cannot be undone only by letter or phone, and a right to withdraw "
+                         "with no way to do it is no right"),
 }
 CODES = tuple(PROBLEMS)
 
@@ -48,7 +56,9 @@ WITHDRAW_TEXT = {
     "email_link": "withdraw at any time with the link in every order e-mail",
     "letter": "withdraw by sending a signed letter to our office",
     "phone": "withdraw by calling customer service on working days",
+    "none": "withdraw at any time",  # says so, but the shop offers no way to do it
 }
+FOUNDATION = "Stichting Kopieerwacht, the anti-piracy foundation,"
 
 
 def sharing_text(tells: list[str], withdraw_via: str = "account", required: bool = False,
@@ -56,9 +66,10 @@ def sharing_text(tells: list[str], withdraw_via: str = "account", required: bool
     """The sharing box's text, telling exactly the items in ``tells``."""
     who = "Leesgraag B.V. may pass" if "controller" in tells else "We may pass"
     what = "your name, e-mail address and order number" if "data" in tells else "your details"
+    whom = FOUNDATION if "recipient" in tells else "third parties"
     why = ("if a copy of a book you bought turns up on an illegal download site"
            if "purpose" in tells else "where this is useful")
-    text = f"{who} {what} to the anti-piracy foundation {why}."
+    text = f"{who} {what} to {whom} {why}."
     if bundled:
         text += " And send me the Leesgraag newsletter."
     if required:
@@ -73,12 +84,55 @@ def sharing_text(tells: list[str], withdraw_via: str = "account", required: bool
 NEWSLETTER_BOX = {"text": "Send me the Leesgraag newsletter.", "purposes": ["newsletter"],
                   "pre_ticked": False, "required": False,
                   "tells": ["controller", "purpose", "withdrawal"]}
+# A box the order needs: delivering the e-book rests on the contract (art. 6(1)(b)), not on
+# consent, so requiring it is no art. 7(4) problem for the sharing consent.
+ORDER_BOX = {"text": "I accept the terms of sale: Leesgraag B.V. uses my name and e-mail "
+             "address to deliver the e-book. (Required to complete your order.)",
+             "purposes": ["order_fulfilment"], "pre_ticked": False, "required": True,
+             "tells": ["controller", "purpose", "data"]}
+
+# Boundary forms, in every variant: (label, what is changed on a valid form). Each tells a
+# right reading of one rule from a plausible wrong one.
+BOUNDARIES: tuple[tuple[str, str], ...] = (
+    ("a required box for the contract beside a free sharing box", "order_box"),
+    ("a pre-ticked newsletter box beside an unticked sharing box", "pre_ticked_newsletter"),
+    ("a separate, unticked newsletter box", "newsletter_box"),
+    ("terms that also describe the sharing, beside its own box", "terms_describe"),
+    ("withdrawal through the link in every order e-mail", "email_link"),
+    ("a right to withdraw but no way to do it", "no_route"),
+    ("a text that names the shop but not the foundation", "no_recipient"),
+    ("a text that names the foundation but not the shop", "no_controller"),
+    ("withdrawal only by phone", "phone"),
+)
 
 
 def why(code: str) -> str:
     """The plain reason a form with this problem gives no valid consent."""
     reason = PROBLEMS[code][1]
     return reason if reason is not None else load_methods()[code].reason
+
+
+def _boundary(change: str, form: dict[str, Any]) -> None:
+    """Make one boundary form from a valid one (in place)."""
+    box = form["boxes"][0]
+    if change == "order_box":
+        form["boxes"].append(copy.deepcopy(ORDER_BOX))
+    elif change == "pre_ticked_newsletter":
+        form["boxes"].append({**copy.deepcopy(NEWSLETTER_BOX), "pre_ticked": True})
+    elif change == "newsletter_box":
+        form["boxes"].append(copy.deepcopy(NEWSLETTER_BOX))
+    elif change == "terms_describe":
+        form["terms_mention_sharing"] = True
+    elif change in ("email_link", "phone"):
+        form["withdraw_via"] = change
+    elif change == "no_route":
+        form["withdraw_via"] = "none"
+    elif change == "no_recipient":
+        box["tells"] = [t for t in MUST_TELL if t != "recipient"]
+    elif change == "no_controller":
+        box["tells"] = [t for t in MUST_TELL if t != "controller"]
+    else:
+        raise ValueError(change)
 
 
 def _valid_form() -> dict[str, Any]:
@@ -115,23 +169,40 @@ PAIRS = (("pre_ticked", "required_for_checkout"), ("bundled_purposes", "not_info
 
 
 def make_forms(seed: int) -> list[dict[str, Any]]:
-    """Forms for one variant: two valid ones, each problem alone, two with two problems,
-    in a seeded order; a newsletter box appears on some as a distraction."""
+    """Forms for one variant: two valid ones, each problem alone, two with two problems and
+    every boundary form, in a seeded order; a newsletter box appears on some of the others
+    as a distraction."""
+    return _generate(seed)[0]
+
+
+def boundary_forms(seed: int) -> dict[str, str]:
+    """Which form of the variant with this seed is which boundary: label -> form id."""
+    return _generate(seed)[1]
+
+
+def _generate(seed: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
     rng = random.Random(f"consent-forms-{seed}")
     designs: list[tuple[str, ...]] = [(), (), *((c,) for c in CODES), *rng.sample(PAIRS, 2)]
+    designs += [("boundary", label) for label, _ in BOUNDARIES]
     rng.shuffle(designs)
-    forms = []
-    for n, problems in enumerate(designs, start=1):
+    forms, labels = [], {}
+    changes = dict(BOUNDARIES)
+    for n, design in enumerate(designs, start=1):
         form = _valid_form()
-        for problem in problems:
-            _with(problem, form, rng)
+        if design[:1] == ("boundary",):
+            _boundary(changes[design[1]], form)
+            labels[design[1]] = f"F{n}"
+        else:
+            for problem in design:
+                _with(problem, form, rng)
         for box in form["boxes"]:
-            box["text"] = sharing_text(box["tells"], form["withdraw_via"], box["required"],
-                                       len(box["purposes"]) > 1)
-        if rng.random() < 0.5:
+            if PURPOSE in box["purposes"]:
+                box["text"] = sharing_text(box["tells"], form["withdraw_via"], box["required"],
+                                           len(box["purposes"]) > 1)
+        if design[:1] != ("boundary",) and rng.random() < 0.5:
             form["boxes"].append(copy.deepcopy(NEWSLETTER_BOX))
         forms.append({"id": f"F{n}", **form})
-    return forms
+    return forms, labels
 
 
 _verdict_calls = [0]  # how often verdict() ran; the learner's code must not call it
@@ -205,6 +276,17 @@ def answer_is_well_formed(attempt: Attempt) -> None:
                 f"{', '.join(CODES)})")
 
 
+def _describe(code: str, form: Mapping[str, Any]) -> str:
+    """A form with a missed problem, with the detail that shows it."""
+    if code == "not_informed":
+        told = set().union(*(b["tells"] for b in form["boxes"] if PURPOSE in b["purposes"]))
+        untold = [t for t in MUST_TELL if t not in told]
+        return f"form {form['id']} (the sharing text does not tell: {', '.join(untold)})"
+    if code == "hard_to_withdraw":
+        return f"form {form['id']} (withdrawal: {form['withdraw_via']})"
+    return f"form {form['id']}"
+
+
 def _forms(n: int) -> str:
     return "1 form has" if n == 1 else f"{n} forms have"
 
@@ -218,9 +300,10 @@ def verdicts_match(attempt: Attempt) -> None:
         invented = [f for f, codes in attempt.expected.items()
                     if code not in codes and code in result.get(f, set())]
         if missed:
+            forms = {f["id"]: f for f in attempt.context["forms"]}
             raise PrincipleViolation(
                 "consent", f"{_forms(len(missed))} the problem '{code}' that you did not "
-                f"flag ({why(code)})", [f"form {f}" for f in missed],
+                f"flag ({why(code)})", [_describe(code, forms[f]) for f in missed],
                 article=PROBLEMS[code][0])
         if invented:
             raise PrincipleViolation(
@@ -241,7 +324,7 @@ EXERCISE = register(Exercise(
     checks=(reviewed_by_hand, answer_is_well_formed, verdicts_match),
     points=3,
     visible=Variant(scenario="ebooks", seed=20130927, customers=50),
-    hidden=Variant(scenario="ebooks", seed=116, customers=50),
+    hidden=Variant(scenario="ebooks", customers=50),
     prepare=prepare,
     expect=expect,
     arguments=arguments,
