@@ -10,13 +10,20 @@ is particular to the module. Together they prove:
   behind, forgetting the warranty or the newsletter, calling the reference itself;
 - an answer hard-coded to the visible variant fails the hidden test;
 - the setup plants what the exercises need (an expired and a recent invoice, receipts of
-  withdrawn subscribers, invoices of accounts erased earlier);
+  withdrawn subscribers, invoices of accounts erased earlier) and the boundary of every rule
+  in both variants: invoices of 31 Dec Y-8 (due) and of 1 Jan / 31 Dec Y-7 and exactly
+  7 x 365 and 2557 days old (kept), a zero-total order, accounts due exactly now and a day
+  later, a warranty ending now, a cancelled order inside what would be its warranty;
+- the answers that get those boundaries wrong (days from the invoice date, year Y-7 deleted,
+  `<` for `<=`, a cancelled order's warranty, the wall clock) fail on the hidden variant
+  naming the principle, while the reference passes;
 - the source notebook is a valid nbgrader source, and nbgrader gives the solution full
   marks and the untouched student version none.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
@@ -113,6 +120,112 @@ def test_hard_coded_erasure_fails_hidden() -> None:
     assert not hidden.passed and hidden.principle == "erasure", hidden.message
 
 
+# --- the boundaries of every rule --------------------------------------------------------
+
+INVOICE_CASES = {"invoice_31_dec_year_minus_8": False, "invoice_1_jan_year_minus_7": True,
+                 "invoice_31_dec_year_minus_7": True, "invoice_2555_days_old": True,
+                 "invoice_2557_days_old": True, "invoice_zero_total": True}
+ACCOUNT_CASES = {"account_due_exactly_now": False, "account_due_a_day_later": True,
+                 "account_warranty_ends_now": True, "account_cancelled_in_warranty": False,
+                 "account_zero_total_order": True}
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_erasure_setup_plants_the_invoice_boundary(variant: str) -> None:
+    """Every case is planted (the clocks make the 2555/2557-day invoices fall in year Y-7),
+    and the reference engine keeps exactly the ones the law keeps."""
+    attempt = open_variant(get_exercise("04-erasure-request"), variant)
+    try:
+        planted = attempt.context["boundaries"]
+        now = attempt.cms.clock.now()
+        assert {case: row["kept"] for case, row in planted.items()
+                if case.startswith("invoice")} == INVOICE_CASES
+        for case, row in planted.items():
+            if row["table"] == "invoices":
+                assert (row["id"] in attempt.expected["kept"]) is row["kept"], case
+                assert (row["id"] in attempt.expected["expired"]) is not row["kept"], case
+        issued = {case: attempt.query("SELECT issued_at, amount_cents FROM invoices"
+                                      " WHERE id = ?", (row["id"],))[0]
+                  for case, row in planted.items() if row["table"] == "invoices"}
+        assert issued["invoice_31_dec_year_minus_8"]["issued_at"] == f"{now.year - 8}-12-31"
+        assert issued["invoice_1_jan_year_minus_7"]["issued_at"] == f"{now.year - 7}-01-01"
+        assert issued["invoice_zero_total"]["amount_cents"] == 0
+        for days in (2555, 2557):
+            day = (now - dt.timedelta(days=days)).date().isoformat()
+            assert issued[f"invoice_{days}_days_old"]["issued_at"] == day
+        cancelled = attempt.query("SELECT status, customer_id FROM orders WHERE id = ?",
+                                  (planted["order_cancelled"]["id"],))[0]
+        assert cancelled == {"status": "cancelled", "customer_id": attempt.context["customer_id"]}
+    finally:
+        close_attempt(attempt)
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_retention_setup_plants_every_boundary(variant: str) -> None:
+    attempt = open_variant(get_exercise("04-retention-job"), variant)
+    try:
+        cms, planted = attempt.cms, attempt.context["boundaries"]
+        assert {c: r["kept"] for c, r in planted.items()} == INVOICE_CASES | ACCOUNT_CASES
+        due = {(i.table, i.row_id): i for i in attempt.expected["due"]}
+        for case, row in planted.items():
+            assert ((row["table"], row["id"]) not in due) is row["kept"], case
+        now = cms.clock.now().isoformat()
+        exactly = due[("customers", planted["account_due_exactly_now"]["id"])]
+        assert exactly.due == now  # due at, not after, the end of its period
+        day_later = planted["account_due_a_day_later"]["id"]
+        assert attempt.expected["kept_until"][day_later] == (
+            cms.clock.now() + dt.timedelta(days=1)).isoformat()
+        warranty = attempt.query(
+            "SELECT o.status FROM orders AS o WHERE o.customer_id = ?",
+            (planted["account_cancelled_in_warranty"]["id"],))
+        assert warranty == [{"status": "cancelled"}]
+        totals = attempt.query("SELECT total_cents FROM orders WHERE customer_id = ?"
+                               " ORDER BY ordered_at",
+                               (planted["account_zero_total_order"]["id"],))
+        assert totals[-1]["total_cents"] == 0
+        # the sandbox clock is more than a year from the wall clock: datetime.now() is wrong
+        assert dt.datetime.now().year > cms.clock.now().year
+    finally:
+        close_attempt(attempt)
+
+
+BOUNDARY_WRONG = {
+    "04-erasure-request": ("m04_erasure_request", {
+        "count_days_from_the_invoice_date": "legal_retention",
+        "read_the_wall_clock": "legal_retention",
+        "delete_inside_the_tax_period": "legal_retention",
+    }),
+    "04-retention-job": ("m04_retention_job", {
+        "count_days_from_the_invoice_date": "legal_retention",
+        "delete_inside_the_tax_period": "legal_retention",
+        "keep_while_now_is_not_past_due": "storage_limitation",
+        "warranty_of_a_cancelled_order": "storage_limitation",
+        "read_the_wall_clock": "legal_retention",
+    }),
+}
+
+
+@pytest.mark.parametrize(("exercise_id", "name"), [
+    (exercise_id, name) for exercise_id, (_, cases) in BOUNDARY_WRONG.items() for name in cases])
+def test_a_boundary_mistake_fails_the_hidden_test_naming_its_principle(exercise_id: str,
+                                                                         name: str) -> None:
+    module, cases = BOUNDARY_WRONG[exercise_id]
+    outcome = run(exercise_id, getattr(wrong_answers(module), name), "hidden")
+    assert not outcome.passed and outcome.principle == cases[name], outcome.message
+
+
+def test_the_boundary_mistakes_fail_on_the_planted_rows() -> None:
+    """Not by accident elsewhere: the row named is one of the planted boundary rows."""
+    wrong = wrong_answers("m04_retention_job")
+    for fn, case in ((wrong.keep_while_now_is_not_past_due, "account_due_exactly_now"),
+                     (wrong.warranty_of_a_cancelled_order, "account_cancelled_in_warranty")):
+        attempt = open_variant(get_exercise("04-retention-job"), "hidden")
+        planted = attempt.context["boundaries"][case]["id"]
+        close_attempt(attempt)
+        outcome = run("04-retention-job", fn, "hidden")
+        assert f"customers row {planted} (rule customer_accounts)" in outcome.message, case
+
+
 # --- the setup -------------------------------------------------------------------------
 
 
@@ -134,7 +247,8 @@ def test_retention_setup_makes_every_rule_due_and_varies_the_period() -> None:
     for variant in ("visible", "hidden"):
         attempt = open_variant(get_exercise("04-retention-job"), variant)
         try:
-            rules = {r.name: r.period_days for r in attempt.cms.retention.rules()}
+            rules = {r.name: r.period_days or r.period_years
+                     for r in attempt.cms.retention.rules()}
             counts = Counter(item.rule for item in attempt.expected["due"])
             # invoices of accounts erased earlier are due on their own
             orphans = attempt.query("SELECT id FROM invoices WHERE customer_id IS NULL")
@@ -159,7 +273,8 @@ def test_the_law_cell_cites_then_and_now() -> None:
             assert "art." in c.source, c.source[:80]
     law = cell(nb, "m04-law").source
     for cited in ("art. 10(1)", "5(1)(e)", "17(1)", "17(3)(b)", "52(4)", "2:10(3)", "4(5)",
-                  "recital 26", "Opinion 05/2014", "single out", "link", "infer"):
+                  "recital 26", "Opinion 05/2014", "single out", "link", "infer", "3:15i",
+                  "end of the financial year", "C-413/23 P", "5(2)"):
         assert cited in law, cited
 
 

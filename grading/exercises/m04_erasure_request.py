@@ -1,18 +1,31 @@
 """Exercise 04-erasure-request: carry out one erasure request by hand, and say what stays.
 
 The setup picks a customer of the trampoline shop and makes sure their file has every kind
-of data an erasure touches: an invoice older than the seven-year tax period, a recent order
-with an invoice (and a trampoline under warranty), a newsletter consent and a newsletter
-they received. The learner writes ``erase_customer(cms, email) -> dict``: under the purpose
+of data an erasure touches: invoices on both sides of the tax boundary (31 Dec of year Y-8,
+due; 1 Jan and 31 Dec of Y-7, and those exactly 7 x 365 and 2557 days old, kept: seven years
+from the end of the financial year, AWR art. 52(4)), a zero-total invoiced order, a
+cancelled order, a recent order with an invoice (and a trampoline under warranty), a
+newsletter consent and a newsletter they received (see ``_m04_boundaries``). The learner
+writes ``erase_customer(cms, email) -> dict``: under the purpose
 ``dsr_erasure`` (as the shop's privacy desk, not as ``cms.dsr.erase``, the reference), it
 erases the person and returns ``{invoice id: reason}`` for every invoice it had to keep.
 
 Checked, in order: the e-mail address is gone (art. 17(1)); no unkeyed hash of it is left
-(pseudonymised data is still personal, art. 4(5), recital 26); the customer row is gone
+(for the shop, which holds the addresses, a hash is pseudonymised data and still personal:
+art. 4(5), recital 26); the customer row is gone
 (a flag is not erasure); no row still carries the customer's id (linkability, WP29 Opinion
 05/2014); the invoices under the tax duty are kept unchanged (art. 17(3)(b), AWR art. 52(4));
 the expired invoice is gone (17(1)); nobody else was touched; the report lists exactly the
 kept invoices with the exception that keeps them.
+
+Two things stay on purpose. The audit log keeps its entries: they hold ids, not names, but
+ids are pseudonymous personal data (art. 4(5)); the log is the shop's proof of what it did
+(art. 5(2)) and rewriting it would break its hash chain, so it is kept, pseudonymous, and is
+not searched here. The consent events go with the rest: the proof of a newsletter consent
+(art. 7(1), the ``consent_proof`` rule) exists to answer a claim about the consent; once
+the person has asked for erasure the shop sends nothing more, and art. 17(3)(e) (legal
+claims) covers only a claim that is actually foreseeable, which a newsletter consent
+without a complaint is not. So erasure overrides the consent_proof rule here.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from typing import Any
 
 from grading import engine
 from grading.checks import PrincipleViolation
+from grading.exercises import _m04_boundaries as boundaries
 from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
 from sandbox_cms import erasure
 
@@ -88,29 +102,29 @@ def text_values(attempt: Attempt) -> Iterable[tuple[str, Any, str]]:
 
 
 def plant_file(db_path: str, seed: int) -> dict[str, Any]:
-    """Pick a customer with an invoice past the tax period and give them a recent order with
-    invoice, a newsletter consent and a newsletter received; return who it is."""
+    """Pick a customer with an invoice and give them the boundary invoices, a zero-total and
+    a cancelled order, a recent order with invoice, a newsletter consent and a newsletter
+    received; return who it is and what was planted."""
     rng = random.Random(f"erasure-{seed}")
     conn = sqlite3.connect(db_path)
     try:
         with conn:
-            now = dt.datetime.fromisoformat(
-                conn.execute("SELECT value FROM meta WHERE key = 'clock_now'").fetchone()[0])
-            period = conn.execute(
-                "SELECT period_days FROM retention_rules WHERE category = 'invoice'").fetchone()[0]
-            cutoff = (now - dt.timedelta(days=period)).isoformat()
+            now = boundaries.now_of(conn)
             candidates = [r[0] for r in conn.execute(
                 "SELECT DISTINCT i.customer_id FROM invoices AS i"
                 " JOIN customers AS c ON c.id = i.customer_id"
-                " WHERE i.issued_at <= ? AND c.closed_at IS NULL ORDER BY i.customer_id",
-                (cutoff,))]
-            if not candidates:
-                raise ValueError("no customer with an invoice past the tax period: "
-                                 "set the variant's clock later")
+                " WHERE c.closed_at IS NULL ORDER BY i.customer_id")]
             cid = rng.choice(candidates)
             first, last, email, street, number, postcode, city = conn.execute(
                 "SELECT first_name, last_name, email, street, house_number, postcode, city"
                 " FROM customers WHERE id = ?", (cid,)).fetchone()
+            planted = boundaries.plant_invoices(
+                conn, cid, (f"{first} {last}", f"{street} {number}", postcode, city),
+                prefix=f"ER-{seed % 10000:04d}")
+            cancelled, _ = boundaries.add_order(
+                conn, cid, (now - dt.timedelta(days=20)).isoformat(timespec="seconds"),
+                boundaries.WARRANTY_SKU, status="cancelled")
+            planted.append(boundaries.Boundary("order_cancelled", "orders", cancelled, False))
             ordered = now - dt.timedelta(days=rng.randrange(60, 300))
             product_id, price = conn.execute(
                 "SELECT id, price_cents FROM products WHERE warranty_months >= 24"
@@ -144,7 +158,7 @@ def plant_file(db_path: str, seed: int) -> dict[str, Any]:
                          (mailing, cid))
     finally:
         conn.close()
-    return {"customer_id": cid, "email": email, "cutoff": cutoff}
+    return {"customer_id": cid, "email": email, "boundaries": boundaries.as_context(planted)}
 
 
 def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
@@ -257,8 +271,11 @@ def invoices_kept_as_issued(attempt: Attempt) -> None:
                             "administration must keep the invoice as it was issued")
     if problems:
         raise PrincipleViolation(
-            "legal_retention", "the tax duty (AWR art. 52(4), BW 2:10(3): seven years) keeps "
-            "these invoices, and erasure does not reach them", problems)
+            "legal_retention", "the tax duty keeps these invoices, and erasure does not reach "
+            "them (art. 17(3)(b)): seven years from the end of the financial year, so an "
+            "invoice of year Y stays until 31 December of Y+7 (AWR art. 52(4); BW 2:10(3) or "
+            "3:15i); count from the sandbox clock (cms.clock.now()), not from the invoice date "
+            "in days or from your computer's clock", problems)
 
 
 def expired_invoices_gone(attempt: Attempt) -> None:
@@ -270,7 +287,8 @@ def expired_invoices_gone(attempt: Attempt) -> None:
     if left:
         raise PrincipleViolation(
             "erasure", "the exception of art. 17(3)(b) covers only what the law still "
-            "requires; these invoices are past the seven-year tax period",
+            "requires; these invoices are past the seven-year tax period (an invoice of year "
+            "Y is due from 1 January of Y+8)",
             [f"invoice {r['id']} issued {r['issued_at'][:10]} is still there" for r in left])
 
 
@@ -319,10 +337,12 @@ EXERCISE = register(Exercise(
     points=4,
     purpose=PURPOSE,
     returns=dict,
+    # The clocks lie after the data (which ends on 31 Dec 2024) and years before any wall
+    # clock that will grade this, so reading the wall clock always counts a later year.
     visible=Variant(scenario="webshop", seed=20140301, customers=300,
-                    now=dt.datetime(2026, 9, 15, 9, 0)),
-    hidden=Variant(scenario="webshop", seed=4242, customers=300,
-                   now=dt.datetime(2027, 6, 1, 9, 0)),
+                    now=dt.datetime(2025, 9, 15, 9, 0)),
+    hidden=Variant(scenario="webshop", customers=300,
+                   now=dt.datetime(2025, 4, 1, 9, 0)),
     prepare=prepare,
     expect=expect,
     arguments=_arguments,

@@ -1,10 +1,16 @@
 """Exercise 04-retention-job: the nightly job that carries out the shop's retention schedule.
 
-The setup sets the clock years after the shop opened, reduces the schedule to four rules
-(invoices seven years; an account N days after its last order or the end of its last
-warranty; a closed account after 30 days; newsletter receipts 30 days after a withdrawal),
-with N different per variant, and plants newsletter mailings so that withdrawn subscribers
-have receipts. The learner writes ``retention_job(cms)``: under the purpose
+The setup reduces the schedule to four rules (invoices seven years from the end of the
+financial year of the invoice date; an account N days after its last order or the end of
+its last warranty; a closed account after 30 days; newsletter receipts 30 days after a
+withdrawal), with N different per variant, plants newsletter mailings so that withdrawn
+subscribers have receipts, and plants the boundary of every rule (``_m04_boundaries``):
+invoices of an account erased earlier on both sides of the tax boundary, a zero-total order,
+accounts due exactly now and a day later, a warranty ending now and a cancelled order inside
+what would have been its warranty. The clocks lie in 2025, while the data ends on 31 Dec
+2024, so an answer that reads the wall clock instead of ``cms.clock.now()`` counts a later
+year and deletes invoices the tax duty still keeps. The learner writes
+``retention_job(cms)``: under the purpose
 ``retention_enforcement`` (actor ``retention-job``) it reads the schedule from
 ``cms.retention.rules()``, finds what is due at the clock's time, and deletes or erases it.
 
@@ -24,6 +30,7 @@ from typing import Any
 from grading import engine
 from grading.checks import PrincipleViolation, check_kept, check_nothing_overdue
 from grading.checks import _describe_due as describe_due
+from grading.exercises import _m04_boundaries as boundaries
 from grading.exercises.m04_erasure_request import reference_actions, rows_linked_to
 from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
 
@@ -31,17 +38,17 @@ EXERCISE_ID = "04-retention-job"
 PURPOSE = "retention_enforcement"
 RULES = ("invoices", "customer_accounts", "closed_accounts", "newsletter_history")
 ACCOUNT_RULES = ("customer_accounts", "closed_accounts")
-# days an account is kept after its last order or warranty, per variant seed
-INACTIVE_DAYS = {20140301: 365, 4242: 548}
+VISIBLE_SEED = 20140301
+# days an account is kept after its last order or warranty: the visible variant, any other
+INACTIVE_DAYS = (365, 548)
 MAILINGS_DAYS_AGO = (700, 400, 200, 90, 45)
 WITHDRAWN_DAYS_AGO = 35  # after the last mailing, more than the rule's 30 days ago
 WITHDRAWALS = 3
-ERASED_EARLIER = 10  # accounts an earlier run erased, invoices kept unlinked
 
 
-def install_schedule(db_path: str, inactive_days: int) -> None:
+def install_schedule(db_path: str, inactive_days: int) -> list[boundaries.Boundary]:
     """Reduce the sandbox's schedule to the exercise's four rules, with ``inactive_days``;
-    and plant newsletter mailings to the subscribers of the moment."""
+    plant newsletter mailings to the subscribers of the moment and the boundary rows."""
     conn = sqlite3.connect(db_path)
     try:
         with conn:
@@ -49,9 +56,11 @@ def install_schedule(db_path: str, inactive_days: int) -> None:
             conn.execute(f"DELETE FROM retention_rules WHERE name NOT IN ({marks})", RULES)
             conn.execute("UPDATE retention_rules SET period_days = ? WHERE name ="
                          " 'customer_accounts'", (inactive_days,))
-            now = dt.datetime.fromisoformat(
-                conn.execute("SELECT value FROM meta WHERE key = 'clock_now'").fetchone()[0])
-            _erased_last_year(conn, now)
+            now = boundaries.now_of(conn)
+            # Invoices of an account an earlier run erased: kept unlinked, now on both
+            # sides of the tax boundary.
+            planted = boundaries.plant_invoices(conn, None)
+            planted += boundaries.plant_accounts(conn, inactive_days)
             for days in MAILINGS_DAYS_AGO:
                 sent = (now - dt.timedelta(days=days)).isoformat(timespec="seconds")
                 mailing = conn.execute(
@@ -82,31 +91,13 @@ def install_schedule(db_path: str, inactive_days: int) -> None:
                     " 'newsletter-v2', 'unsubscribe_link', 'email', 1)", (cid, withdrawn_at))
     finally:
         conn.close()
-
-
-def _erased_last_year(conn: sqlite3.Connection, now: dt.datetime) -> None:
-    """Customers an earlier run erased: gone, their invoices kept unlinked for the tax duty,
-    which has now run out for them."""
-    period = conn.execute(
-        "SELECT period_days FROM retention_rules WHERE name = 'invoices'").fetchone()[0]
-    cutoff = (now - dt.timedelta(days=period)).isoformat()
-    ids = [r[0] for r in conn.execute(
-        "SELECT customer_id FROM invoices WHERE customer_id IS NOT NULL GROUP BY customer_id"
-        " HAVING MAX(issued_at) <= ? ORDER BY customer_id LIMIT ?", (cutoff, ERASED_EARLIER))]
-    marks = ", ".join("?" * len(ids))
-    conn.execute(f"UPDATE invoices SET customer_id = NULL WHERE customer_id IN ({marks})", ids)
-    conn.execute(f"UPDATE orders SET customer_id = NULL WHERE customer_id IN ({marks})", ids)
-    for table in ("consent_events", "mailing_recipients", "disclosures"):
-        conn.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", ids)  # noqa: S608
-    conn.execute(f"UPDATE dsr_requests SET customer_id = NULL WHERE customer_id IN ({marks})",
-                 ids)
-    conn.execute(f"DELETE FROM customers WHERE id IN ({marks})", ids)
+    return planted
 
 
 def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
-    days = INACTIVE_DAYS.get(variant.seed or 0, 365)
-    install_schedule(str(cms.path), days)
-    return {"inactive_days": days}
+    days = INACTIVE_DAYS[0] if variant.seed == VISIBLE_SEED else INACTIVE_DAYS[1]
+    planted = install_schedule(str(cms.path), days)
+    return {"inactive_days": days, "boundaries": boundaries.as_context(planted)}
 
 
 def expect(attempt: Attempt) -> dict[str, Any]:
@@ -127,7 +118,7 @@ def expect(attempt: Attempt) -> dict[str, Any]:
 
 def did_it_by_hand(attempt: Attempt) -> None:
     """cms.retention.due / apply / summary are the reference; the learner writes the job."""
-    reference_actions(attempt, "retention", ("read", "write", "delete", "anonymise"),
+    reference_actions(attempt, "retention", ("read", "write", "delete", "erase"),
                       "cms.retention (due, summary, apply)")
 
 
@@ -135,7 +126,9 @@ def invoices_under_duty_kept(attempt: Attempt) -> None:
     """No invoice younger than the tax period was deleted (art. 17(3)(b))."""
     check_kept({"invoices": engine.existing_ids(attempt.cms, "invoices")},
                {"invoices": attempt.expected["under_duty"]},
-               reason="the seven-year tax duty keeps it (AWR art. 52(4), BW 2:10(3))")
+               reason="the tax duty keeps it until 31 December of its year + 7, counted on "
+                      "the sandbox clock, not in days from the invoice date (AWR art. 52(4); "
+                      "BW 2:10(3) or 3:15i)")
 
 
 def nothing_overdue(attempt: Attempt) -> None:
@@ -179,8 +172,9 @@ def nobody_erased_early(attempt: Attempt) -> None:
     if early:
         raise PrincipleViolation(
             "task", f"{len(early)} accounts were erased before the schedule lets them go "
-            "(the buyer may still claim under the warranty, art. 6(1)(b)); the schedule "
-            "keeps them until the date shown",
+            "(a recent order, a zero-total one included, or a running warranty: the buyer may "
+            "still claim, art. 6(1)(b)); the schedule keeps them until the date shown, "
+            "counted on the sandbox clock (cms.clock.now())",
             [f"customer {cid}: kept until {kept_until[cid][:10]}" for cid in early])
 
 
@@ -198,10 +192,12 @@ EXERCISE = register(Exercise(
             nothing_overdue, erased_accounts_leave_no_links, nobody_erased_early),
     points=5,
     purpose=PURPOSE,
+    # The clocks lie after the data (which ends on 31 Dec 2024) and years before any wall
+    # clock that will grade this, so reading the wall clock always counts a later year.
     visible=Variant(scenario="webshop", seed=20140301, customers=300,
-                    now=dt.datetime(2026, 9, 15, 9, 0)),
-    hidden=Variant(scenario="webshop", seed=4242, customers=300,
-                   now=dt.datetime(2027, 6, 1, 9, 0)),
+                    now=dt.datetime(2025, 9, 15, 9, 0)),
+    hidden=Variant(scenario="webshop", customers=300,
+                   now=dt.datetime(2025, 4, 1, 9, 0)),
     prepare=prepare,
     expect=expect,
     timeout=60.0,
