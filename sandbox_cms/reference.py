@@ -147,3 +147,51 @@ def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
         companies=companies,
         company_first_words=frozenset(key.split()[0] for key in companies),
     )
+
+
+@dataclass(frozen=True)
+class DatedFact:
+    """One legal fact that changes or could not be checked: source, date, verified or not."""
+
+    key: str
+    statement: str
+    cite: str
+    source: str
+    retrieved: dt.date
+    verified: bool
+    caveat: tuple[str, ...]
+    used_in: tuple[str, ...]
+
+
+@functools.cache
+def load_dated_facts(directory: Path = REFERENCE_DIR) -> dict[str, DatedFact]:
+    """Read and validate ``dated_facts.toml`` (cached per directory)."""
+    path, data = _read(Path(directory), "dated_facts.toml")
+    facts = data.get("facts")
+    if not isinstance(facts, dict) or not facts:
+        raise ReferenceDataError(f"{path}: key 'facts' must be a table of [facts.<key>]")
+    result = {}
+    for key, fact in facts.items():
+        where = f"{path}: key 'facts.{key}"
+        if not isinstance(fact, dict):
+            raise ReferenceDataError(f"{where}' must be a table")
+        for name in ("statement", "cite", "source"):
+            if not isinstance(fact.get(name), str) or not fact[name].strip():
+                raise ReferenceDataError(f"{where}.{name}' must be a non-empty string")
+        if not isinstance(fact.get("retrieved"), dt.date):
+            raise ReferenceDataError(f"{where}.retrieved' must be a date (YYYY-MM-DD)")
+        if not isinstance(fact.get("verified"), bool):
+            raise ReferenceDataError(f"{where}.verified' must be true or false")
+        lists = {}
+        for name in ("caveat", "used_in"):
+            value = fact.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ReferenceDataError(f"{where}.{name}' must be a list of strings")
+            lists[name] = tuple(value)
+        if not fact["verified"] and not lists["caveat"]:
+            raise ReferenceDataError(
+                f"{where}.caveat' must name the words that mark it unverified in the text")
+        result[key] = DatedFact(key, fact["statement"].strip(), fact["cite"], fact["source"],
+                                fact["retrieved"], fact["verified"], lists["caveat"],
+                                lists["used_in"])
+    return result
