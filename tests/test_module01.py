@@ -36,12 +36,19 @@ from notebook_tools import (
     wrong_answers,
 )
 
-from grading import get_exercise, run
+from grading import get_exercise, pseudonyms, run
 from grading.exercises.canary import make_canaries, output_values, plant_canaries
-from grading.exercises.m01_real_looking import make_dump, score
+from grading.exercises.m01_real_looking import (
+    BAD_CHECK_IBANS,
+    LOOKALIKE_DOMAINS,
+    RESERVED_LOOKALIKES,
+    make_dump,
+    score,
+)
 from grading.harness import close_attempt, open_variant
 from sandbox_cms.build import fresh_copy
-from sandbox_cms.guard import passes_elfproef
+from sandbox_cms.guard import iban_is_valid, passes_elfproef
+from sandbox_cms.reference import load_reference
 
 ASSIGNMENT = "01-training-data"
 
@@ -172,14 +179,93 @@ def test_output_values_see_canary_inside_free_text(tmp_path: Path) -> None:
 def test_dump_plants_each_kind_and_decoys_are_synthetic(tmp_path: Path) -> None:
     db = fresh_copy(tmp_path / "prod.db", customers=400)
     dump, planted = make_dump(str(db), seed=11)
-    assert len(planted) == 15
+    assert len(planted) == 18
     assert {p.kind for p in planted} == {
-        "free_mail", "provider_mail", "bsn_reference", "bsn_note", "real_iban"}
+        "free_mail", "provider_mail", "bsn_reference", "bsn_note", "real_iban",
+        "lookalike_mail"}
     planted_ids = {p.record_id for p in planted}
     clean = [r for r in dump if r["id"] not in planted_ids]
     assert not any(passes_elfproef(r["reference"]) for r in clean)
     assert score(planted_ids, planted) == (1.0, 1.0)
     assert score(set(), planted) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("seed", [11, 0, 987654])
+def test_dump_holds_the_boundary_cases_for_any_seed(tmp_path: Path, seed: int) -> None:
+    """Look-alike domains (real and reserved) and real banks' IBANs with bad check digits."""
+    db = fresh_copy(tmp_path / "prod.db", customers=400)
+    dump, planted = make_dump(str(db), seed=seed)
+    planted_ids = {p.record_id for p in planted}
+    flagged_domains = {r["email"].rpartition("@")[2] for r in dump if r["id"] in planted_ids}
+    assert set(LOOKALIKE_DOMAINS) <= flagged_domains
+    clean = [r for r in dump if r["id"] not in planted_ids]
+    clean_domains = {r["email"].rpartition("@")[2] for r in clean}
+    assert set(RESERVED_LOOKALIKES) <= clean_domains
+    bad = [r for r in clean if r["iban"] and not iban_is_valid(r["iban"])]
+    assert len(bad) == BAD_CHECK_IBANS
+    assert all(r["iban"][4:8] in load_reference().real_banks for r in bad)
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+@pytest.mark.parametrize(("name", "principle"), [
+    ("example_in_the_name", "synthetic_only"), ("no_check_digits", "task"),
+    ("example_com_only", "task"), ("every_nine_digit_number", "task")])
+def test_real_looking_boundary_answers_fail_both_variants(variant, name, principle) -> None:
+    outcome = run("01-real-looking", getattr(wrong_answers("m01_real_looking"), name), variant)
+    assert not outcome.passed and outcome.principle == principle, outcome.message
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_extract_boundary_zero_total_is_planted_and_left_out(variant: str) -> None:
+    attempt = open_variant(get_exercise("01-minimal-extract"), variant)
+    try:
+        zero = attempt.context["zero_total"]
+        rows = attempt.query("SELECT total_cents FROM orders WHERE id = ?", (zero,))
+        assert rows == [{"total_cents": 0}] and zero not in attempt.expected
+    finally:
+        close_attempt(attempt)
+    wrong = wrong_answers("m01_minimal_extract")
+    outcome = run("01-minimal-extract", wrong.zero_total_too, variant)
+    assert outcome.principle == "minimisation", outcome.message
+    for name in ("key_in_the_code", "salted_with_a_literal", "unkeyed_hash", "raw_customer_ids"):
+        outcome = run("01-minimal-extract", getattr(wrong, name), variant)
+        assert outcome.principle == "pseudonymisation", (name, outcome.message)
+
+
+def test_every_correct_pseudonym_style_passes() -> None:
+    """HMAC with a generated key (the reference) and a table of random tokens both pass."""
+    import secrets
+
+    def random_tokens(cms):
+        tokens = {}
+        with cms.processing("bug_fixing") as p:
+            rows = p.query(
+                "SELECT o.id AS order_id, o.customer_id, o.status, o.total_cents,"
+                " i.amount_cents, i.vat_cents FROM orders AS o"
+                " JOIN invoices AS i ON i.order_id = o.id WHERE o.total_cents < 0")
+        for row in rows:
+            cid = row.pop("customer_id")
+            row["customer"] = tokens.setdefault(cid, secrets.token_hex(8))
+        return rows
+
+    for variant in ("visible", "hidden"):
+        assert run("01-minimal-extract", random_tokens, variant).passed
+        assert run("01-minimal-extract", solution("01-minimal-extract"), variant).passed
+
+
+def test_the_pseudonym_judge_finds_a_literal_key() -> None:
+    import hashlib
+    import hmac
+
+    source = 'KEY = b"shop-secret-2014"\n'
+    value = hmac.new(b"shop-secret-2014", b"42", hashlib.sha256).hexdigest()[:12]
+    problems, _ = pseudonyms.judge([("order 1", value, 42, {"id": 42})], source=source)
+    assert problems and "written in your code" in problems[0].reason
+    problems, _ = pseudonyms.judge([("order 1", value, 42, {"id": 42})], source="KEY = 1\n")
+    assert problems == []
+    problems, task = pseudonyms.judge([("a", "tok1xx", 1, {"id": 1}), ("b", "tok1xx", 2,
+                                                                       {"id": 2})])
+    assert problems == [] and task == ["different customers must get different pseudonyms"]
 
 
 # --- the source notebook ----------------------------------------------------------------
