@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading import hidden
 from grading.nbgrader_config import (
     CELL_TIMEOUT,
     COURSE_DIR,
@@ -127,8 +128,11 @@ class Classroom:
 
     def release(self, assignment: str | None = None) -> list[StepResult]:
         """Generate the student version of one assignment or of all (nbgrader
-        generate_assignment): solutions replaced by stubs, hidden tests removed."""
+        generate_assignment): solutions replaced by stubs, hidden tests removed. The hidden
+        variants' parameters are drawn for this class (once) into ``hidden-variants.toml``
+        beside the gradebook, never into release/ (:mod:`grading.hidden`)."""
         chosen = self._chosen(assignment)
+        self.hidden_variants()
         api = self._api()
         return [
             _result("release", a, None, _safely(api.generate_assignment, a)) for a in chosen
@@ -143,10 +147,19 @@ class Classroom:
         api = self._api()
         results = []
         for a, s in pairs:
-            result = _result("grade", a, s, _safely(api.autograde, a, s))
+            with hidden.available(self.hidden_variants()):
+                result = _result("grade", a, s, _safely(api.autograde, a, s))
             notes = self.grade_notes(a, s) if result.ok else ""
             results.append(StepResult("grade", a, s, True, notes) if notes else result)
         return results
+
+    def hidden_variants(self) -> Path:
+        """The class's hidden-variant parameters (drawn now for exercises that have none)."""
+        from grading.harness import exercises
+
+        known = exercises()
+        return hidden.ensure_drawn(self.root, known,
+                                   avoid={e.id: e.visible.seed for e in known.values()})
 
     def grade_notes(self, assignment: str, student: str) -> str:
         """What the instructor should know about an autograded submission: test cells the

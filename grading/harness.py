@@ -17,6 +17,7 @@ never a crash of the harness.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -47,7 +48,8 @@ VARIANTS = ("visible", "hidden")
 
 @dataclass(frozen=True)
 class Variant:
-    """Where an exercise runs: scenario, seed, size and a fixed clock."""
+    """Where an exercise runs: scenario, seed, size and a fixed clock. A hidden variant is
+    declared without a seed: it is drawn per class at release (``grading.hidden``)."""
 
     scenario: str = "webshop"
     seed: int | None = None
@@ -82,7 +84,7 @@ class Exercise:
     purpose: str | None = None
     returns: type | tuple[type, ...] | None = None
     visible: Variant = Variant()
-    hidden: Variant = Variant(seed=4242)
+    hidden: Variant = Variant()
     mode: str = "record"
     prepare: Callable[[Any, Variant], dict[str, Any]] | None = None
     expect: Callable[[Attempt], Any] | None = None
@@ -92,9 +94,15 @@ class Exercise:
     handover: str | None = None
 
     def variant(self, name: str) -> Variant:
+        """The visible variant as declared; the hidden one with the seed drawn for the class
+        (``grading.hidden``): refused outside the instructor's grading run."""
         if name not in VARIANTS:
             raise CourseError(f"unknown variant {name!r} (use 'visible' or 'hidden')")
-        return self.visible if name == "visible" else self.hidden
+        if name == "visible":
+            return self.visible
+        from grading.hidden import hidden_seed
+
+        return dataclasses.replace(self.hidden, seed=hidden_seed(self.id))
 
     def all_checks(self) -> tuple[Check, ...]:
         """The ordered checks: result type, the exercise's own, then the standard ones."""

@@ -17,6 +17,30 @@ def _template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.undo()
 
 
+TEST_HIDDEN_SEED = 20261201
+"""The fixed seed from which the tests draw the hidden variants' parameters."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hidden_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hidden-variant parameters file for every registered exercise, drawn from a fixed
+    test seed as ``privacy-course release`` draws one per class, and named in the
+    environment as ``privacy-course grade`` does: the exercise proofs run the hidden tests."""
+    import random
+
+    from grading.harness import exercises
+    from grading.hidden import HIDDEN_ENV, HIDDEN_FILE, draw, write
+
+    known = exercises()
+    visible = {e.id: e.visible.seed for e in known.values()}
+    path = write(tmp_path_factory.mktemp("hidden") / HIDDEN_FILE,
+                 draw(known, random.Random(TEST_HIDDEN_SEED), avoid=visible))
+    mp = pytest.MonkeyPatch()
+    mp.setenv(HIDDEN_ENV, str(path))
+    yield path
+    mp.undo()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A fresh copy of the default (webshop) sandbox."""
