@@ -4,6 +4,7 @@ fails the hidden one, and the student version nbgrader generates fails its test.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 from pathlib import Path
 
@@ -87,6 +88,49 @@ def test_wrong_warm_up_fails_naming_the_principle(fn, principle, phrase) -> None
     assert not outcome.passed
     assert outcome.principle == principle, outcome.message
     assert phrase in outcome.message, outcome.message
+
+
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_boundary_cases_are_planted_and_decide_as_labelled(variant: str) -> None:
+    """Whatever the seed, the warm-up's sandbox holds every boundary of the consent rules,
+    and the ledger (the reference) decides each as its label says."""
+    from grading.exercises import m00_orientation as warm_up
+
+    attempt = open_variant(get_exercise(EXERCISE), variant)
+    try:
+        cms, cases = attempt.cms, attempt.context["cases"]
+        now = cms.clock.now()
+        assert sorted(cases.values()) == sorted(label for label, _, _ in warm_up.CASES)
+        by_label = {label: cid for cid, label in cases.items()}
+        for label, may, _ in warm_up.CASES:
+            cid = by_label[label]
+            assert cms.consent.may(cid, "newsletter").allowed is may, label
+            assert (cid in attempt.expected["eligible"]) is may, label
+        events = {label: cms.consent.events(cid) for label, cid in by_label.items()}
+        exactly = events["unsubscribed exactly at the moment of sending"][-1]
+        assert exactly.event == "withdrawn" and exactly.at == now.isoformat()
+        assert events["signed up exactly at the moment of sending"][-1].at == now.isoformat()
+        assert events["sign-up dated after the moment of sending"][-1].at > now.isoformat()
+        assert [e.event for e in events["signed up again after unsubscribing"]] == [
+            "granted", "withdrawn", "granted"]
+        assert [e.method for e in events["pre-ticked box"]] == ["pre_ticked"]
+        assert [e.method for e in events["accepted the terms"]] == ["bundled_terms"]
+        assert {e.purpose for e in events["consented to another purpose only"]} == {
+            "antipiracy_sharing"}
+        before = now - dt.timedelta(seconds=1)  # a second earlier, the exact cases flip
+        assert cms.consent.may(by_label["unsubscribed exactly at the moment of sending"],
+                               "newsletter", at=before).allowed
+        assert not cms.consent.may(by_label["signed up exactly at the moment of sending"],
+                                   "newsletter", at=before).allowed
+    finally:
+        close_attempt(attempt)
+
+
+@pytest.mark.parametrize(("fn", "principle", "phrase"), _wrong_answers(),
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_wrong_warm_up_fails_on_the_hidden_variant_too(fn, principle, phrase) -> None:
+    outcome = run(EXERCISE, fn, "hidden")
+    assert not outcome.passed and outcome.principle == principle, outcome.message
 
 
 def test_hard_coded_warm_up_fails_hidden() -> None:

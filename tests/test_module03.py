@@ -371,6 +371,17 @@ def test_every_legal_claim_cell_cites_an_article() -> None:
                   "Aanhangsel Handelingen TK 2013–2014, nr. 116", "unverified"):
         assert cited in law, cited
     assert "gerechtvaardigd belang" in cell(nb, "m03-story").source
+    # law review L4, L11, L22, L23, L25
+    story = cell(nb, "m03-story").source
+    assert "C-252/21" in story and "Guidelines 2/2019" in story
+    for cited in ("art. 10", "UAVG", "9(2)(a)", "49(1)(a)", "para 65", "does not lift art. 5",
+                  "Explicit"):
+        assert cited in " ".join(law.split()).replace("*", ""), cited
+    minister = law[law.index("nr. 116"):][:200]
+    assert "*unverified*" in minister, minister  # L23: not found, so marked
+    rubric = cell(nb, "m03-ex3-answer").source
+    assert "rejects art. 6(1)(b)" in rubric and "art. 10" in rubric
+    assert "1.5–2.2 hours" in nb.cells[0].source
 
 
 # --- the notebook through nbgrader (one slow test) ----------------------------------------
