@@ -128,8 +128,14 @@ def test_sharing_nothing_passes_when_no_reported_buyer_may_be_shared(variant: st
                 p.query("SELECT customer_id FROM orders WHERE id = ?", (report["order_id"],))
         return []
 
+    def record_an_empty_disclosure(cms, reports):
+        with cms.processing("antipiracy_sharing") as p:
+            p.share("antipiracy-foundation", [], ["customers.first_name", "customers.email"])
+        return []
+
     assert _grade_with_reports(solution(SHARE), variant, NO_VALID_CONSENT) is None
     assert _grade_with_reports(share_nothing, variant, NO_VALID_CONSENT) is None
+    assert _grade_with_reports(record_an_empty_disclosure, variant, NO_VALID_CONSENT) is None
     for label in NO_VALID_CONSENT:  # each case alone, too
         assert _grade_with_reports(solution(SHARE), variant, [label]) is None, label
         wrong = wrong_answers("m03_share_with_foundation").share_without_valid_consent

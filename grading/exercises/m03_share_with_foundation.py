@@ -44,7 +44,8 @@ NEWSLETTER_TEXT = "newsletter-v1"
 # the buyer of the copy found, and that copy's order number (the foundation's reference).
 NEEDED_COLUMNS = frozenset({"customers.first_name", "customers.last_name", "customers.email"})
 CONSENTED_COLUMNS = NEEDED_COLUMNS | {"orders.id"}
-TOLERATED_COLUMNS = frozenset({"customers.id"})  # the disclosure row names the customer anyway
+# The shop's own customer number: the disclosure row names the customer anyway.
+TOLERATED_COLUMNS = frozenset({"customers.id", "orders.customer_id"})
 FOUND_DAYS_AGO = 5  # the foundation found the copies this many days before the sandbox's now
 SITES = ("gratis-boeken", "ebook-dump", "leesvoer-free")
 
