@@ -146,7 +146,7 @@ def plant_reports(cms: Any, seed: int) -> dict[str, Any]:
     taken = {cid for cid, _ in chosen}
     extra_cid, extra_order = rng.choice([
         (cid, order) for cid, orders in candidates if cid not in taken
-        for order in orders[:1] if order["sku"] in reported_skus])
+        for order in orders if order["sku"] in reported_skus])
     record(cms, extra_cid, (PURPOSE, "granted", TEXT_VERSION, "separate_checkbox", "checkout",
                             dt.datetime.fromisoformat(extra_order["ordered_at"])))
     cases[extra_cid] = NOT_REPORTED
