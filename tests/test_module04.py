@@ -62,33 +62,51 @@ def test_the_three_erasure_implementations_get_three_verdicts() -> None:
 def test_report_without_the_exception_or_with_wrong_ids_fails() -> None:
     reference = solution("04-erasure-request")
 
-    def no_article(cms, email):
-        return {k: "kept for the tax office" for k in reference(cms, email)}
+    def no_article(cms, p, email):
+        return {k: "kept for the tax office" for k in reference(cms, p, email)}
 
-    def extra_invoice(cms, email):
-        return {**reference(cms, email), 999999: "art. 17(3)(b)"}
+    def extra_invoice(cms, p, email):
+        return {**reference(cms, p, email), 999999: "art. 17(3)(b)"}
 
     outcome = run("04-erasure-request", no_article, "visible")
     assert outcome.principle == "legal_retention" and "17(3)(b)" in outcome.message
     outcome = run("04-erasure-request", extra_invoice, "visible")
     assert outcome.principle == "task" and "999999" in outcome.message
-    outcome = run("04-erasure-request", lambda cms, email: None, "visible")
+    outcome = run("04-erasure-request", lambda cms, p, email: None, "visible")
     assert outcome.principle == "task" and "should be a dict" in outcome.message
 
 
 def test_erasing_someone_else_too_fails() -> None:
+    """The handed-over context is for this request: erasing a second person through it is
+    purpose limitation (5(1)(b)), named before the 'other customers disappeared' check."""
     reference = solution("04-erasure-request")
 
-    def two_people(cms, email):
-        kept = reference(cms, email)
-        with cms.processing("dsr_erasure", actor="privacy-desk") as p:
-            other = p.query("SELECT email FROM customers WHERE closed_at IS NULL"
-                            " ORDER BY id DESC LIMIT 1")[0]["email"]
-        reference(cms, other)
+    def two_people(cms, p, email):
+        kept = reference(cms, p, email)
+        other = p.query("SELECT email FROM customers WHERE closed_at IS NULL"
+                        " ORDER BY id DESC LIMIT 1")[0]["email"]
+        reference(cms, p, other)
         return kept
 
-    outcome = run("04-erasure-request", two_people, "visible")
-    assert outcome.principle == "task" and "other customers" in outcome.message
+    for variant in ("visible", "hidden"):
+        outcome = run("04-erasure-request", two_people, variant)
+        assert outcome.principle == "purpose_limitation", outcome.message
+        assert "for this request only" in outcome.message
+
+
+@pytest.mark.parametrize(("exercise_id", "module", "names"), [
+    ("04-erasure-request", "m04_erasure_request",
+     ("name_the_desk_actor", "export_another_customer", "erase_another_customer")),
+    ("04-retention-job", "m04_retention_job",
+     ("name_the_job_actor", "export_a_customer")),
+])
+def test_the_handed_over_context_only_serves_its_purpose(exercise_id, module, names) -> None:
+    """Naming the internal actor yourself, or using the handed-over context for someone the
+    task is not about, fails purpose limitation on the hidden variant."""
+    wrong = wrong_answers(module)
+    for name in names:
+        outcome = run(exercise_id, getattr(wrong, name), "hidden")
+        assert outcome.principle == "purpose_limitation", (name, outcome.message)
 
 
 # --- hard-coded answers fail the hidden test ------------------------------------------
@@ -107,17 +125,17 @@ def test_hard_coded_erasure_fails_hidden() -> None:
     close_attempt(attempt)
     reference = solution("04-erasure-request")
 
-    def hard_coded(cms, email):
+    def hard_coded(cms, p, email):
         cid, kept = visible
-        with cms.processing("dsr_erasure", actor="privacy-desk") as p:
-            known = p.query("SELECT email FROM customers WHERE id = ?", (cid,))
+        known = p.query("SELECT email FROM customers WHERE id = ?", (cid,))
         if known:
-            reference(cms, known[0]["email"])
+            reference(cms, p, known[0]["email"])
         return dict.fromkeys(kept, "art. 17(3)(b)")
 
     assert run("04-erasure-request", hard_coded, "visible").passed
     hidden = run("04-erasure-request", hard_coded, "hidden")
-    assert not hidden.passed and hidden.principle == "erasure", hidden.message
+    assert not hidden.passed and hidden.principle in {"erasure", "purpose_limitation"}, \
+        hidden.message
 
 
 # --- the boundaries of every rule --------------------------------------------------------
@@ -310,11 +328,11 @@ def test_erasure_report_names_the_exception_however_it_is_spaced() -> None:
     """'art. 17 (3) (b)' names the exception as well as '17(3)(b)'; 'for tax' does not."""
     reference = solution("04-erasure-request")
 
-    def spaced(cms, email):
-        return {k: "kept: art. 17 (3) (b) GDPR, the tax duty" for k in reference(cms, email)}
+    def spaced(cms, p, email):
+        return {k: "kept: art. 17 (3) (b) GDPR, the tax duty" for k in reference(cms, p, email)}
 
-    def vague(cms, email):
-        return {k: "kept for tax" for k in reference(cms, email)}
+    def vague(cms, p, email):
+        return {k: "kept for tax" for k in reference(cms, p, email)}
 
     assert run("04-erasure-request", spaced).passed
     outcome = run("04-erasure-request", vague)

@@ -6,13 +6,15 @@ due; 1 Jan and 31 Dec of Y-7, and those exactly 7 x 365 and 2557 days old, kept:
 from the end of the financial year, AWR art. 52(4)), a zero-total invoiced order, a
 cancelled order, a recent order with an invoice (and a trampoline under warranty), a
 newsletter consent and a newsletter they received (see ``_m04_boundaries``). The learner
-writes ``erase_customer(cms, email) -> dict``: under the purpose
-``dsr_erasure`` (as the shop's privacy desk, not as ``cms.dsr.erase``, the reference), it
-erases the person and returns ``{invoice id: reason}`` for every invoice it had to keep.
+writes ``erase_customer(cms, p, email) -> dict``: the harness hands over ``p``, a processing
+context for the internal purpose ``dsr_erasure`` (learner code may not open internal
+purposes itself); with it, not with ``cms.dsr.erase`` (the reference), it erases the person
+and returns ``{invoice id: reason}`` for every invoice it had to keep.
 
-Checked, in order: the e-mail address is gone (art. 17(1)); no unkeyed hash of it is left
-(for the shop, which holds the addresses, a hash is pseudonymised data and still personal:
-art. 4(5), recital 26); the customer row is gone
+Checked, in order: the context was used for this request only (no other customer's data
+written or exported through it, art. 5(1)(b)); the e-mail address is gone (art. 17(1)); no
+unkeyed hash of it is left (for the shop, which holds the addresses, a hash is
+pseudonymised data and still personal: art. 4(5), recital 26); the customer row is gone
 (a flag is not erasure); no row still carries the customer's id (linkability, WP29 Opinion
 05/2014); the invoices under the tax duty are kept unchanged (art. 17(3)(b), AWR art. 52(4));
 the expired invoice is gone (17(1)); nobody else was touched; the report lists exactly the
@@ -30,8 +32,10 @@ without a complaint is not. So erasure overrides the consent_proof rule here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import json
 import random
 import sqlite3
 from collections.abc import Iterable
@@ -66,6 +70,48 @@ def reference_actions(attempt: Attempt, actor: str, actions: Iterable[str],
             "task", f"{what} is the reference the grader compares with; write the job "
             "yourself (the audit log shows it ran: entry "
             f"{used[0].get('seq')}, actor {actor!r})")
+
+
+def handed_over_entries(attempt: Attempt) -> list[dict[str, Any]]:
+    """Audit entries written through the processing context the harness handed over (its
+    session; the sandbox's actions such as ``p.export`` log the learner's actor and the
+    purpose without a session)."""
+    entries = []
+    for entry in attempt.learner_entries():
+        detail = entry.get("detail")
+        with contextlib.suppress(TypeError, ValueError):
+            detail = json.loads(detail) if isinstance(detail, str) else detail
+        session = detail.get("session") if isinstance(detail, dict) else None
+        if (attempt.handover_session is not None and session == attempt.handover_session) \
+                or (session is None and entry.get("actor") == "learner"
+                    and entry.get("purpose") == attempt.exercise.handover):
+            entries.append(entry)
+    return entries
+
+
+def check_context_used_for(attempt: Attempt, outside: set[int], what: str,
+                           actions: frozenset[str] | None = None) -> None:
+    """No write or export (or only ``actions``) through the handed-over context concerned a
+    customer in ``outside`` (those the task is not about): the context serves ``what`` and
+    nothing else (purpose limitation, art. 5(1)(b)). Reads are not judged here: finding the
+    person, or what is due, may read more than it changes."""
+    records = []
+    for entry in handed_over_entries(attempt):
+        ids = entry.get("row_ids")
+        hit = sorted(set(ids) & outside) if isinstance(ids, list) else []
+        columns = entry.get("columns") if isinstance(entry.get("columns"), list) else []
+        action = entry.get("action")
+        if not hit or action in ("read", "refused", "violation") \
+                or (actions is not None and action not in actions):
+            continue
+        shown = ", ".join(map(str, hit[:5])) + (" ..." if len(hit) > 5 else "")
+        records.append(f"audit entry {entry.get('seq')}: {entry.get('action')} of "
+                       f"{', '.join(columns) or 'rows'} about customers {shown}")
+    if records:
+        raise PrincipleViolation(
+            "purpose_limitation", f"the {attempt.exercise.handover!r} context the grader "
+            f"handed over is for {what}; it changed or exported other customers' data too",
+            records)
 
 
 def rows_linked_to(attempt: Attempt, customer_ids: set[int]) -> list[str]:
@@ -193,6 +239,13 @@ def did_it_by_hand(attempt: Attempt) -> None:
             "task", "sandbox_cms.erasure.erase_customers is the routine behind cms.dsr.erase, "
             "the reference the grader compares with; in this exercise decide yourself what "
             "goes and what stays (exercise 2 may use it)")
+
+
+def only_the_requester(attempt: Attempt) -> None:
+    """The handed-over context changed or exported no other customer's data: it is for this
+    request only (art. 5(1)(b))."""
+    check_context_used_for(attempt, attempt.expected["others"],
+                           "this request only: the person who asked")
 
 
 def email_gone(attempt: Attempt) -> None:
@@ -326,16 +379,19 @@ EXERCISE = register(Exercise(
     title="Carry out an erasure request by hand: what goes, what stays and why",
     principles=("erasure", "anonymisation", "legal_retention", "purpose_limitation"),
     task=(
-        "erase_customer(cms, email) erases the customer with that e-mail address under the "
-        "purpose 'dsr_erasure' (actor 'privacy-desk'): everything goes except the invoices "
-        "under the seven-year tax duty, which stay as issued but unlinked; it returns "
-        "{invoice id: reason} for the invoices it kept."
+        "erase_customer(cms, p, email) erases the customer with that e-mail address with p, "
+        "the 'dsr_erasure' context the grader hands over (for this request only): "
+        "everything goes except the invoices under the tax duty (until 31 December of "
+        "their year + 7, on the sandbox clock), which stay as issued but unlinked; it "
+        "returns {invoice id: reason} for the invoices it kept."
     ),
-    checks=(learner_stayed_in_purpose, did_it_by_hand, email_gone, no_hash_of_email,
+    checks=(learner_stayed_in_purpose, did_it_by_hand, only_the_requester, email_gone,
+            no_hash_of_email,
             customer_row_gone, nothing_links_back, invoices_kept_as_issued,
             expired_invoices_gone, others_untouched, report_names_what_stays),
     points=4,
     purpose=PURPOSE,
+    handover=PURPOSE,
     returns=dict,
     # The clocks lie after the data (which ends on 31 Dec 2024) and years before any wall
     # clock that will grade this, so reading the wall clock always counts a later year.

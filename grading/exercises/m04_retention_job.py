@@ -10,8 +10,8 @@ accounts due exactly now and a day later, a warranty ending now and a cancelled 
 what would have been its warranty. The clocks lie in 2025, while the data ends on 31 Dec
 2024, so an answer that reads the wall clock instead of ``cms.clock.now()`` counts a later
 year and deletes invoices the tax duty still keeps. The learner writes
-``retention_job(cms)``: under the purpose
-``retention_enforcement`` (actor ``retention-job``) it reads the schedule from
+``retention_job(cms, p)``: with ``p``, the processing context for the internal purpose
+``retention_enforcement`` the harness hands over, it reads the schedule from
 ``cms.retention.rules()``, finds what is due at the clock's time, and deletes or erases it.
 
 The reference is the sandbox's own schedule (``cms.retention.due()``): after the job nothing
@@ -31,7 +31,11 @@ from grading import engine
 from grading.checks import PrincipleViolation, check_kept, check_nothing_overdue
 from grading.checks import _describe_due as describe_due
 from grading.exercises import _m04_boundaries as boundaries
-from grading.exercises.m04_erasure_request import reference_actions, rows_linked_to
+from grading.exercises.m04_erasure_request import (
+    check_context_used_for,
+    reference_actions,
+    rows_linked_to,
+)
 from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
 
 EXERCISE_ID = "04-retention-job"
@@ -122,6 +126,16 @@ def did_it_by_hand(attempt: Attempt) -> None:
                       "cms.retention (due, summary, apply)")
 
 
+def only_what_is_due(attempt: Attempt) -> None:
+    """The handed-over context exported no customer's data (art. 5(1)(b)): it serves
+    retention, which deletes and erases and hands nothing out. (An account erased before its
+    time is judged by ``nobody_erased_early``, which names the warranty or the period.)"""
+    everyone = {r["id"] for r in engine.read(attempt.cms, "SELECT id FROM customers")}
+    check_context_used_for(attempt, everyone | set(attempt.expected["kept_until"]),
+                           "retention enforcement only: deleting and erasing what the "
+                           "schedule makes due now", actions=frozenset({"export"}))
+
+
 def invoices_under_duty_kept(attempt: Attempt) -> None:
     """No invoice younger than the tax period was deleted (art. 17(3)(b))."""
     check_kept({"invoices": engine.existing_ids(attempt.cms, "invoices")},
@@ -183,15 +197,18 @@ EXERCISE = register(Exercise(
     title="The retention job: delete what is due, keep what the law requires",
     principles=("storage_limitation", "legal_retention", "anonymisation", "purpose_limitation"),
     task=(
-        "retention_job(cms) carries out the schedule in cms.retention.rules() at the clock's "
-        "time, under the purpose 'retention_enforcement' (actor 'retention-job'): invoices "
-        "past seven years deleted, accounts past their period erased (invoices under the tax "
-        "duty kept, unlinked), newsletter receipts of withdrawn subscribers deleted."
+        "retention_job(cms, p) carries out the schedule in cms.retention.rules() at the "
+        "sandbox clock's time with p, the 'retention_enforcement' context the grader hands "
+        "over: invoices past 31 December of their year + 7 deleted, accounts at or past the "
+        "end of their period erased (invoices under the tax duty kept, unlinked; a cancelled "
+        "order carries no warranty), newsletter receipts of withdrawn subscribers deleted."
     ),
-    checks=(learner_stayed_in_purpose, did_it_by_hand, invoices_under_duty_kept,
+    checks=(learner_stayed_in_purpose, did_it_by_hand, only_what_is_due,
+            invoices_under_duty_kept,
             nothing_overdue, erased_accounts_leave_no_links, nobody_erased_early),
     points=5,
     purpose=PURPOSE,
+    handover=PURPOSE,
     # The clocks lie after the data (which ends on 31 Dec 2024) and years before any wall
     # clock that will grade this, so reading the wall clock always counts a later year.
     visible=Variant(scenario="webshop", seed=20140301, customers=300,
