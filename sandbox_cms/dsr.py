@@ -304,7 +304,8 @@ class DataSubjectRequests:
             "audit_trail": audit,
             "purposes": p.query("SELECT name, title, legal_ground, article, retention "
                                 "FROM purposes ORDER BY name"),
-            "retention_rules": p.query("SELECT name, category, period_days, runs_from, action, "
+            "retention_rules": p.query("SELECT name, category, period_days, period_years, "
+                                       "counted_from, financial_year_end, runs_from, action, "
                                        "legal_reason FROM retention_rules ORDER BY name"),
             "storage_locations": [
                 {**loc, "categories": json.loads(loc["categories"])}

@@ -113,7 +113,7 @@ def retention_due(db_path: str, at: str | None, limit: int) -> None:
 @_db_option
 @click.option("--at", "at", help="First move the clock forward to this date (YYYY-MM-DD).")
 def retention_apply(db_path: str, at: str | None) -> None:
-    """Delete or anonymise everything due at the clock's time; print what was done."""
+    """Delete or erase everything due at the clock's time; print what was done."""
     with _opened(db_path) as cms:
         if at is not None:
             cms.clock.set(at)
