@@ -1,11 +1,14 @@
 """Exercise 01-minimal-extract: the smallest extract that reproduces a bug, pseudonymised.
 
 The setup plants refunds in the sandbox: orders with a negative total whose credit note
-carries the VAT with the wrong sign (the bug), one customer with two of them. The learner
+carries the VAT with the wrong sign (the bug), one customer with two of them, and an order
+with a total of exactly 0 (the boundary of "negative": it stays out). The learner
 returns one dict per negative-total order with exactly the keys the developer needs and a
 keyed pseudonym for the customer, reading under the purpose ``bug_fixing``. Checked:
-minimisation of rows and columns (art. 5(1)(c)), pseudonymisation (art. 4(5), 25(1)),
-purpose and audit trail (art. 5(1)(b), 5(2)).
+minimisation of rows and columns (art. 5(1)(c)), pseudonymisation (art. 4(5), 25(1)) by the
+shared judge ``grading.pseudonyms`` (which reads the learner function's source for a literal
+key), purpose and audit trail (art. 5(1)(b), 5(2)). The extract's ``order_id`` still links
+back to production, so the extract stays personal data (the task says so).
 """
 
 from __future__ import annotations

@@ -3,8 +3,12 @@
 A colleague's training dump (a list of dicts) is mostly synthetic, but a few records were
 planted that look like real people: an address at a free-mail or Dutch provider domain, a
 nine-digit number that passes the BSN 11-proof, an IBAN with a real bank's code (all values
-invented). The learner returns the ids of the real-looking records; the grade compares them
-with the planted ones on recall (none missed) and precision (few false alarms).
+invented), an address on a look-alike real domain (example.nl, example.co.uk, myexample.com).
+Boundary decoys that are *not* real-looking are planted too, for any seed: reserved
+look-alikes (example.com.evil.test, a subdomain of example.org, example.invalid) and IBANs
+with a real bank's code but wrong check digits (no account has that number). The learner
+returns the ids of the real-looking records; the grade compares them with the planted ones
+on recall (none missed) and precision (few false alarms).
 """
 
 from __future__ import annotations
