@@ -38,6 +38,7 @@ from grading.checks import (
     check_type,
     is_violation,
 )
+from grading.watch import watching
 from sandbox_cms.errors import CourseError
 
 Check = Callable[["Attempt"], None]
@@ -105,7 +106,8 @@ class Exercise:
         return dataclasses.replace(self.hidden, seed=hidden_seed(self.id))
 
     def all_checks(self) -> tuple[Check, ...]:
-        """The ordered checks: result type, the exercise's own, then the standard ones."""
+        """The ordered checks: result type, the exercise's own, then the standard ones (the
+        last: the sandbox was not gone around and its clock not turned back)."""
         checks: list[Check] = []
         if self.returns is not None:
             checks.append(_returns(self.returns))
@@ -115,6 +117,7 @@ class Exercise:
                 checks.append(learner_stayed_in_purpose)
             checks.append(internal_access_handed_over)
             checks.append(audit_log_intact)
+            checks.append(stayed_inside_the_sandbox)
         return tuple(checks)
 
 
@@ -135,6 +138,9 @@ class Attempt:
     audit_written: dict[int, str] = field(default_factory=dict)
     workdir: Path | None = None
     handover_session: str | None = None
+    escapes: list[str] = field(default_factory=list)
+    clock_before: str | None = None
+    clock_after: str | None = None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read the sandbox as the grader: a plain read-only connection, not audited."""
@@ -316,8 +322,11 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
     args = tuple(exercise.arguments(attempt)) if exercise.arguments else ()
     attempt.audit_from = _audit_head(attempt)
     attempt.audit_from_hash = _audit_hash(attempt, attempt.audit_from)
+    attempt.clock_before = _clock(attempt)
     try:
-        with _witness(attempt.audit_written), _time_limit(exercise.timeout):
+        with _witness(attempt.audit_written, attempt), _time_limit(exercise.timeout), \
+                watching(attempt.cms) as watch:
+            attempt.escapes = watch.findings
             try:
                 with _handover(attempt) as handed:
                     attempt.result = fn(attempt.cms, *handed, *args)
@@ -330,9 +339,11 @@ def _grade(attempt: Attempt, fn: Any) -> PrincipleViolation | None:
             "task", f"your function was stopped after {exercise.timeout:g} s (an endless loop?)"
         )
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any learner error is a message
-        return _violation_from_error(exc)
+        return _went_around(attempt) or _violation_from_error(exc)
     finally:
         attempt.audit_to = _audit_head(attempt)
+        with contextlib.suppress(Exception):
+            attempt.clock_after = _clock(attempt)
     for one_check in exercise.all_checks():
         try:
             one_check(attempt)
@@ -401,6 +412,19 @@ def _handover(attempt: Attempt) -> Iterator[tuple[Any, ...]]:
     attempt.handover_session = context.session
     with context:
         yield (context,)
+
+
+def _clock(attempt: Attempt) -> str | None:
+    rows = attempt.query("SELECT value FROM meta WHERE key = 'clock_now'")
+    return rows[0]["value"] if rows else None
+
+
+def _went_around(attempt: Attempt) -> PrincipleViolation | None:
+    try:
+        stayed_inside_the_sandbox(attempt)
+    except PrincipleViolation as exc:
+        return exc
+    return None
 
 
 def _set_clock(cms: Any, now: dt.datetime) -> None:
@@ -516,6 +540,51 @@ def internal_access_handed_over(attempt: Attempt) -> None:
         )
 
 
+def stayed_inside_the_sandbox(attempt: Attempt) -> None:
+    """The learner's code did not read the sandbox around its purpose gate (a second
+    connection, the file's bytes, a lifted gate, a removed authorizer, the backup API:
+    :mod:`grading.watch`), and the sandbox clock is not earlier than before it ran."""
+    if attempt.escapes:
+        raise PrincipleViolation(
+            "purpose_limitation",
+            "your code went around the sandbox's purpose gate, where nothing is checked or"
+            " logged; read and act only through the processing context (`with"
+            " cms.processing(...)`, p.query, p.execute) and the sandbox's own mechanisms",
+            attempt.escapes, article="5(1)(b)")
+    before, after = attempt.clock_before, attempt.clock_after
+    problems = []
+    if before and after and _moment(after) < _moment(before):
+        problems.append(f"the clock stood at {before} before your code ran and at {after}"
+                        " after it")
+    moves = [e for e in attempt.learner_entries() if e.get("action") == "clock"
+             and e.get("actor") == "cms"]
+    expected = before
+    for entry in moves:
+        detail = entry.get("detail")
+        with contextlib.suppress(TypeError, ValueError):
+            detail = json.loads(detail) if isinstance(detail, str) else detail
+        if isinstance(detail, dict):
+            if expected and detail.get("from") and _moment(detail["from"]) != _moment(expected):
+                problems.append(f"audit entry {entry.get('seq')}: the clock moved from "
+                                f"{detail['from']}, but it stood at {expected}")
+            expected = detail.get("to") or expected
+    if expected and after and _moment(expected) != _moment(after):
+        problems.append(f"the clock stands at {after}, but the sandbox last moved it to"
+                        f" {expected}")
+    if problems:
+        raise PrincipleViolation(
+            "accountability", "the sandbox clock was changed behind the sandbox's back (it only"
+            " moves forward, with cms.clock.set or advance): deadlines and the audit log depend"
+            " on it", problems, article="5(2); 5(1)(e)")
+
+
+def _moment(value: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        return dt.datetime.max
+
+
 def audit_log_intact(attempt: Attempt) -> None:
     """The audit log's hash chain verifies, the part written before the learner's code ran
     is unchanged, and every entry since is one the sandbox wrote, unaltered."""
@@ -544,9 +613,16 @@ def audit_discrepancies(attempt: Attempt) -> list[str]:
 
 
 @contextlib.contextmanager
-def _witness(written: dict[int, str]) -> Iterator[None]:
-    """Keep, outside the database, the hash of every audit entry the sandbox writes."""
+def _witness(written: dict[int, str], attempt: Attempt | None = None) -> Iterator[None]:
+    """Keep, outside the database, the hash of every audit entry the sandbox writes: in
+    this process, and (through ``$SANDBOX_AUDIT_WITNESS``) in a ``sandbox-cms`` command the
+    learner's code runs, e.g. `sandbox-cms backup`."""
     from sandbox_cms import audit, scope
+
+    if attempt is not None and attempt.workdir is not None:
+        with _witness(written), _other_processes(written, attempt):
+            yield
+        return
 
     original = audit.append_many
 
@@ -565,3 +641,24 @@ def _witness(written: dict[int, str]) -> Iterator[None]:
         yield
     finally:
         audit.append_many = original
+
+
+@contextlib.contextmanager
+def _other_processes(written: dict[int, str], attempt: Attempt) -> Iterator[None]:
+    import os
+
+    from sandbox_cms import audit
+
+    assert attempt.workdir is not None
+    path = attempt.workdir / "audit-witness.jsonl"
+    previous = os.environ.get(audit.WITNESS_ENV)
+    os.environ[audit.WITNESS_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(audit.WITNESS_ENV, None)
+        else:
+            os.environ[audit.WITNESS_ENV] = previous
+        for seq, digest in audit.witnessed(path, attempt.cms.path).items():
+            written.setdefault(seq, digest)

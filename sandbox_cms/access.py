@@ -114,6 +114,10 @@ class Gate:
         self._stack: list[Purpose | None] = [None]
         self._rules: dict[str | None, Rules] = {}
         self._lifted = 0
+        # Watching (the grader sets on_lift while a learner's code runs): every lift, and
+        # every attempt to go around the gate on this connection (``bypasses``).
+        self.on_lift: Callable[[], None] | None = None
+        self.bypasses: list[str] = []
         self._install()
 
     @property
@@ -132,9 +136,11 @@ class Gate:
     @contextlib.contextmanager
     def lifted(self) -> Iterator[None]:
         """No checks inside: for the CMS's own reads and writes (audit log, clock, register)."""
+        if self.on_lift is not None:
+            self.on_lift()
         self._lifted += 1
         if self._lifted == 1:
-            self.conn.set_authorizer(None)
+            _set_authorizer(self.conn, None)
         try:
             yield
         finally:
@@ -160,7 +166,7 @@ class Gate:
         if key not in self._rules:
             self._rules[key] = rules_for(self.register, purpose)
         refusal = _DENY if self.mode == "enforce" else _OK
-        self.conn.set_authorizer(self._authorizer(self._rules[key], refusal))
+        _set_authorizer(self.conn, self._authorizer(self._rules[key], refusal))
 
     def refusal(self, sql: str, params: Any) -> Exception | None:
         """The error for a statement SQLite just refused, if this gate refused it."""
@@ -181,7 +187,7 @@ class Gate:
         rules = self._rules.get(purpose.name if purpose else None) or rules_for(
             self.register, purpose)
         self.take()
-        self.conn.set_authorizer(self._authorizer(rules, _OK))
+        _set_authorizer(self.conn, self._authorizer(rules, _OK))
         try:
             self.conn.execute("EXPLAIN " + sql, params).fetchall()
         except sqlite3.Error:
@@ -252,6 +258,7 @@ class Gate:
 
 
 _execute = sqlite3.Connection.execute
+_set_authorizer = sqlite3.Connection.set_authorizer
 
 
 def _raise_refusal(conn: sqlite3.Connection, exc: sqlite3.DatabaseError, sql: str,
@@ -284,9 +291,43 @@ class GuardedCursor(sqlite3.Cursor):
 
 class GuardedConnection(sqlite3.Connection):
     """The sandbox's connection: carries its gate (``conn.gate``) and, like its cursors,
-    turns a refusal into a :class:`PurposeViolation` (still a ``sqlite3.DatabaseError``)."""
+    turns a refusal into a :class:`PurposeViolation` (still a ``sqlite3.DatabaseError``).
+
+    What would go around the gate is refused and noted in ``gate.bypasses``: replacing the
+    authorizer or the trace callback, copying the database with the backup API or
+    ``serialize`` (use ``cms.storage.backup``), loading extensions."""
 
     gate: Gate | None = None
+
+    def _bypass(self, what: str) -> PurposeViolation:
+        if self.gate is not None:
+            self.gate.bypasses.append(what)
+        return PurposeViolation(
+            f"{what} on the sandbox's connection is refused: it would read or copy the data"
+            " around the purpose gate and the audit log (purpose limitation, art. 5(1)(b);"
+            " accountability, art. 5(2)). Read inside a purpose (`with cms.processing(...)`);"
+            " back up with cms.storage.backup", None)
+
+    def set_authorizer(self, *args: Any, **kwargs: Any) -> None:
+        raise self._bypass("set_authorizer")
+
+    def set_trace_callback(self, *args: Any, **kwargs: Any) -> None:
+        raise self._bypass("set_trace_callback")
+
+    def backup(self, *args: Any, **kwargs: Any) -> None:
+        raise self._bypass("the backup API (Connection.backup)")
+
+    def serialize(self, *args: Any, **kwargs: Any) -> bytes:
+        raise self._bypass("serialize")
+
+    def deserialize(self, *args: Any, **kwargs: Any) -> None:
+        raise self._bypass("deserialize")
+
+    def enable_load_extension(self, *args: Any, **kwargs: Any) -> None:
+        raise self._bypass("enable_load_extension")
+
+    def load_extension(self, *args: Any, **kwargs: Any) -> None:
+        raise self._bypass("load_extension")
 
     def cursor(self, factory: Any = GuardedCursor) -> sqlite3.Cursor:  # type: ignore[override]
         return super().cursor(factory)
@@ -414,7 +455,7 @@ class Processing:
                 return self
             raise ProcessingError("this processing block is already open")
         if not self.privileged:
-            if self.actor in INTERNAL_ACTORS:
+            if str(self.actor).strip().lower() in INTERNAL_ACTORS:
                 self._internal_actor_named()
             if self.purpose is not None and self.purpose.internal \
                     and self.actor not in LEGACY_DESK_ACTORS:

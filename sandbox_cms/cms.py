@@ -30,11 +30,13 @@ from sandbox_cms.clock import Clock
 from sandbox_cms.errors import NotASandbox, PolicyError, ProcessingError
 from sandbox_cms.policy import (
     FINGERPRINT_KEY,
+    STORED_KEY,
     Purpose,
     Register,
     default_register,
     fingerprint,
     install_policy,
+    stored_fingerprint,
 )
 
 
@@ -53,6 +55,9 @@ class Sandbox:
     def _open(self) -> None:
         connection = _connect(self.path, self.durable)
         try:
+            if schema.missing_triggers(connection):  # built before them, or dropped
+                with scope.system(connection):
+                    schema.create_triggers(connection)
             register = _register_of(connection)
             gate = Gate(connection, register, self.mode, self._refused)
         except BaseException:
@@ -226,10 +231,28 @@ def _register_of(conn: sqlite3.Connection) -> Register:
     """
     shipped = default_register()
     query = "SELECT value FROM meta WHERE key = ?"
-    if conn.execute(query, (FINGERPRINT_KEY,)).fetchone() != (fingerprint(),):
+
+    def current() -> bool:
+        return conn.execute(query, (FINGERPRINT_KEY,)).fetchone() == (fingerprint(),) \
+            and conn.execute(query, (STORED_KEY,)).fetchone() == (stored_fingerprint(conn),)
+
+    if not current():
         with scope.system(conn):
-            if conn.execute(query, (FINGERPRINT_KEY,)).fetchone() != (fingerprint(),):
+            if not current():
+                # Same policy files, but the stored register no longer matches what the CMS
+                # wrote: edited behind its back. It is not used; the log says so.
+                edited = conn.execute(query, (FINGERPRINT_KEY,)).fetchone() == (fingerprint(),) \
+                    and conn.execute(query, (STORED_KEY,)).fetchone() is not None
                 install_policy(conn, shipped)
+                if edited:
+                    clock = conn.execute(query, ("clock_now",)).fetchone()
+                    audit.append(
+                        conn, at=clock[0] if clock else "", actor="cms", purpose=None,
+                        action="register_restored", table="purposes",
+                        columns=[], row_ids=[],
+                        detail={"article": "30; 5(2)", "reason": "the stored register,"
+                                " retention rules or locations were changed outside the CMS;"
+                                " the shipped policy was written back"})
     rows = conn.execute(
         "SELECT name, title, legal_ground, article, columns, retention, description FROM purposes"
     ).fetchall()

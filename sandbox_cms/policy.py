@@ -264,6 +264,10 @@ def default_register() -> Register:
 
 POLICY_FILES = ("purposes.toml", "categories.toml", "retention.toml", "locations.toml")
 FINGERPRINT_KEY = "policy_fingerprint"
+STORED_KEY = "policy_stored_fingerprint"
+"""``meta`` key of :func:`stored_fingerprint` as :func:`install_policy` wrote it: a register,
+schedule or location list edited in the database afterwards no longer matches it."""
+STORED_TABLES = ("purposes", "retention_rules", "storage_locations")
 
 
 @functools.cache
@@ -273,6 +277,16 @@ def fingerprint() -> str:
     for name in POLICY_FILES:
         path = POLICY_DIR / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+    return digest.hexdigest()
+
+
+def stored_fingerprint(conn: sqlite3.Connection) -> str:
+    """A hash of the policy as stored in a sandbox (register, retention rules, locations)."""
+    digest = hashlib.sha256()
+    for table in STORED_TABLES:
+        digest.update(table.encode() + b"\0")
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):  # noqa: S608
+            digest.update(json.dumps(row, default=str).encode() + b"\n")
     return digest.hexdigest()
 
 
@@ -369,3 +383,5 @@ def install_policy(
             for loc in locations
         ],
     )
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                 (STORED_KEY, stored_fingerprint(conn)))

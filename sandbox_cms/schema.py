@@ -219,10 +219,49 @@ INDEXES: tuple[str, ...] = (
 )
 
 
+# The clock only moves forward, enforced in the database itself, so also for a second
+# connection that bypasses the CMS: a raw `UPDATE meta` (or INSERT OR REPLACE) that moves
+# `clock_now` back, renames it or deletes it raises. The audit log and every deadline that
+# already passed depend on it (accountability, art. 5(2); storage limitation, 5(1)(e)).
+CLOCK_REFUSAL = "the sandbox clock only moves forward (meta.clock_now)"
+TRIGGERS: dict[str, str] = {
+    "clock_only_forward": f"""
+        CREATE TRIGGER IF NOT EXISTS clock_only_forward BEFORE UPDATE ON meta
+        WHEN OLD.key = 'clock_now' AND (NEW.key IS NOT 'clock_now'
+             OR julianday(NEW.value) IS NULL OR julianday(NEW.value) < julianday(OLD.value))
+        BEGIN SELECT RAISE(ABORT, '{CLOCK_REFUSAL}'); END""",
+    "clock_only_forward_insert": f"""
+        CREATE TRIGGER IF NOT EXISTS clock_only_forward_insert BEFORE INSERT ON meta
+        WHEN NEW.key = 'clock_now' AND (julianday(NEW.value) IS NULL
+             OR julianday(NEW.value) < (SELECT julianday(value) FROM meta
+                                        WHERE key = 'clock_now'))
+        BEGIN SELECT RAISE(ABORT, '{CLOCK_REFUSAL}'); END""",
+    "clock_never_removed": f"""
+        CREATE TRIGGER IF NOT EXISTS clock_never_removed BEFORE DELETE ON meta
+        WHEN OLD.key = 'clock_now'
+        BEGIN SELECT RAISE(ABORT, '{CLOCK_REFUSAL}'); END""",
+}
+
+
 def create_tables(conn: sqlite3.Connection) -> None:
-    """Create every table; call :func:`create_indexes` after loading rows."""
+    """Create every table and trigger; call :func:`create_indexes` after loading rows."""
     for ddl in TABLES.values():
         conn.execute(ddl)
+    create_triggers(conn)
+
+
+def create_triggers(conn: sqlite3.Connection) -> None:
+    """Create the triggers that keep the clock moving forward (if missing)."""
+    for ddl in TRIGGERS.values():
+        conn.execute(ddl)
+
+
+def missing_triggers(conn: sqlite3.Connection) -> list[str]:
+    """Names of :data:`TRIGGERS` the database lacks (a sandbox built before them, or one
+    whose trigger was dropped behind the CMS's back)."""
+    present = {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return [name for name in TRIGGERS if name not in present]
 
 
 def create_indexes(conn: sqlite3.Connection) -> None:

@@ -157,21 +157,36 @@ def test_a_sandbox_missing_one_table_is_refused_by_name(db_path):
         open_sandbox(db_path)
 
 
-def test_a_register_changed_into_non_json_is_a_clear_error(db_path):
+def test_a_register_changed_into_non_json_is_written_back_and_flagged(db_path):
+    """The stored register is covered by the policy fingerprint: one edited behind the
+    CMS's back is not used (the shipped one is written back) and the audit log says so."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE purposes SET columns = 'oops' WHERE name = 'newsletter'")
+    conn.commit()
+    conn.close()
+    with open_sandbox(db_path) as cms:
+        assert "customers.email" in cms.register.purposes["newsletter"].columns
+        assert [e.action for e in cms.audit.entries()][-1] == "register_restored"
+        assert cms.audit.verify().ok
+
+
+def test_a_register_damaged_after_it_was_checked_is_a_clear_error(db_path, monkeypatch):
+    from sandbox_cms import cms as cms_module
     from sandbox_cms.errors import PolicyError
 
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE purposes SET columns = 'oops' WHERE name = 'newsletter'")
     conn.commit()
     conn.close()
+    monkeypatch.setattr(cms_module, "stored_fingerprint", lambda conn: "same")
+    monkeypatch.setattr(cms_module, "fingerprint", lambda: "same")
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, 'same')",
+                         [("policy_fingerprint",), ("policy_stored_fingerprint",)])
+    conn.close()
     with pytest.raises(PolicyError, match="purpose 'newsletter' has no readable list of columns"):
         open_sandbox(db_path)
-    from click.testing import CliRunner
-
-    from sandbox_cms.cli import main
-
-    result = CliRunner().invoke(main, ["clock", "show", "--db", str(db_path)])
-    assert result.exit_code == 1 and result.output.startswith("Error: the register in this")
 
 
 def test_a_fresh_sandbox_in_a_temporary_folder_is_removed_when_python_exits():

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from sandbox_cms.access import INTERNAL_ACTORS
 from sandbox_cms.audit import Entry
 from sandbox_cms.cms import open_sandbox
 from sandbox_cms.policy import Purpose, default_register
@@ -159,10 +160,24 @@ def clock_advance(db_path: str, days: float, hours: float) -> None:
               help="The purpose to read for (see `sandbox-cms register`); none: non-personal only.")
 @click.option("--mode", type=click.Choice(["enforce", "record"]), default="enforce",
               show_default=True, help="Refuse columns outside the purpose, or run and log them.")
-@click.option("--actor", default="cli", show_default=True, help="Who runs it, for the audit log.")
+@click.option("--actor", default="cli", show_default=True,
+              help="Who runs it, for the audit log (not one of the CMS's own mechanisms).")
 @click.argument("sql")
 def query(db_path: str, purpose: str | None, mode: str, actor: str, sql: str) -> None:
-    """Run SQL inside a purpose and print the rows as JSON lines (the read is audited)."""
+    """Run SQL inside a purpose and print the rows as JSON lines (the read is audited).
+
+    The CMS's internal purposes (requests, retention, consent records) and its mechanisms'
+    names as actor are refused: they run only through `sandbox-cms dsr|retention|consent`."""
+    register = default_register()
+    if actor.strip().lower() in INTERNAL_ACTORS:
+        raise click.ClickException(
+            f"--actor {actor!r} is one of the CMS's own mechanisms; a query may not pass as"
+            " the sandbox (purpose limitation, art. 5(1)(b)). Name yourself, e.g. --actor cli")
+    if purpose in register.purposes and register.purposes[purpose].internal:
+        raise click.ClickException(
+            f"--purpose {purpose!r} is internal to the CMS: only its own mechanisms run it"
+            " (`sandbox-cms dsr`, `retention`, `consent`); declare the purpose your query"
+            " serves (purpose limitation, art. 5(1)(b)); see `sandbox-cms register`")
     with open_sandbox(db_path, mode=mode) as cms:
         try:
             if purpose is None:

@@ -1,0 +1,283 @@
+"""While a learner's function runs: notice every way around the sandbox's purpose gate.
+
+The gate (:mod:`sandbox_cms.access`) sees only statements run on the CMS's own connection.
+A learner's code runs in the same Python process, so it could read the database around it.
+:func:`watching` covers, for the duration of the learner's call:
+
+- a Python audit hook (``sys.addaudithook``): opening the sandbox's file with ``open`` or a
+  second ``sqlite3.connect``, linking it, starting another program (only the documented
+  ``sandbox-cms`` command is allowed: it goes through the gate), loading native code with
+  ``ctypes`` or an SQLite extension;
+- the gate's lifts (``cms.gate.lifted()``, ``scope.system``): only the CMS's own code may
+  lift it; a lift started by other code is noted;
+- a trace callback on the CMS's connection: SQL that other code runs while the gate is
+  lifted is noted;
+- the connection's own refusals (``gate.bypasses``: ``set_authorizer``, the backup API,
+  ``serialize``, ...), and a profile function that sees the same C methods called unbound
+  (``sqlite3.Connection.backup(cms.connection, ...)``); replacing it (``sys.setprofile``)
+  is noted;
+- afterwards, a probe: the authorizer still refuses what it must, the trace still runs.
+
+What is noted fails the attempt naming purpose limitation (art. 5(1)(b)). A learner with
+full control of the kernel can still go around all of this (docs/threat-model.md); that is
+why it is detection, and why the grade step re-runs the hidden tests on the instructor's
+side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sqlite3
+import sys
+import sysconfig
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import sandbox_cms
+
+SANDBOX_DIR = str(Path(sandbox_cms.__file__).resolve().parent) + os.sep
+HERE = str(Path(__file__).resolve())
+HARNESS = str(Path(__file__).resolve().with_name("harness.py"))
+_STDLIB = tuple(sorted({str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep
+                        for k in ("stdlib", "platstdlib")}))
+# Modules of the sandbox that may open the sandbox's file themselves (connect, back up).
+FILE_OPENERS = tuple(SANDBOX_DIR + name for name in ("cms.py", "backup.py", "build.py",
+                                                       "storage.py"))
+# Frames that are plumbing between a lift or a statement and whoever asked for it.
+_PLUMBING = (SANDBOX_DIR + "scope.py", SANDBOX_DIR + "access.py")
+ALLOWED_PROGRAMS = frozenset({"sandbox-cms"})
+SHELL_META = frozenset(";|&`$<>(){}\n")
+
+
+@dataclass
+class Watch:
+    """What one learner call did around the gate (``findings``, plain sentences)."""
+
+    sandbox: Path
+    paths: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+    findings: list[str] = field(default_factory=list)
+    busy: bool = False
+    traced: list[str] = field(default_factory=list)
+
+    def note(self, finding: str) -> None:
+        if finding not in self.findings:
+            self.findings.append(finding)
+
+
+_ACTIVE: list[Watch] = []
+_HOOKED: list[bool] = []
+
+
+def _real(path: Any) -> str | None:
+    try:
+        text = os.fsdecode(path)
+    except TypeError:
+        return None
+    if text.startswith("file:"):
+        parsed = urlparse(text)
+        text = unquote(parsed.path or text[5:].split("?", 1)[0])
+    return os.path.realpath(text) if text and text != ":memory:" else None
+
+
+def _is_stdlib(filename: str) -> bool:
+    return filename.startswith(_STDLIB) and "site-packages" not in filename
+
+
+def _asker(frame: FrameType | None, skip: tuple[str, ...] = ()) -> str:
+    """The file of the first frame that is not this module, the standard library or
+    ``skip``: who asked for the event."""
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name == HERE or _is_stdlib(name) or name.startswith(skip) or name.startswith("<frozen"):
+            frame = frame.f_back
+            continue
+        return name
+    return ""
+
+
+def _own_code(filename: str) -> bool:
+    """Code the learner wrote (not a library it imports, not the sandbox or the grader)."""
+    return bool(filename) and "site-packages" not in filename and not filename.startswith(
+        (SANDBOX_DIR, str(Path(HERE).parent) + os.sep))
+
+
+def _touches_sandbox(watch: Watch, path: Any) -> bool:
+    try:
+        name = os.path.basename(os.fsdecode(path).split("?", 1)[0])
+    except TypeError:
+        return False
+    return name in watch.names and _real(path) in watch.paths
+
+
+def _program(args: Any) -> str:
+    """The command a process event starts, as one string."""
+    if isinstance(args, (str, bytes, os.PathLike)):
+        return os.fsdecode(args)
+    try:
+        return " ".join(os.fsdecode(a) for a in args)
+    except TypeError:
+        return str(args)
+
+
+def _allowed_program(command: str) -> bool:
+    words = command.split()
+    if len(words) >= 3 and os.path.basename(words[0]) in {"sh", "bash"} and words[1] == "-c":
+        command = command.split("-c", 1)[1].strip()
+        if SHELL_META & set(command):
+            return False
+    try:
+        first = shlex.split(command)[0]
+    except (ValueError, IndexError):
+        return False
+    return os.path.basename(first) in ALLOWED_PROGRAMS
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if not _ACTIVE:
+        return
+    watch = _ACTIVE[-1]
+    if watch.busy:
+        return
+    refuse: str | None = None  # noted, not refused: a wrong answer keeps its own message
+    watch.busy = True
+    try:
+        frame = sys._getframe(1)
+        if event in ("open", "sqlite3.connect") and args and _touches_sandbox(watch, args[0]):
+            if not _asker(frame).startswith(FILE_OPENERS):
+                how = "open()" if event == "open" else "a second sqlite3.connect"
+                refuse = f"opened the sandbox's database file with {how}, around the gate"
+        elif event in ("os.link", "os.symlink") and args and _touches_sandbox(watch, args[0]):
+            refuse = f"made a link to the sandbox's database file ({event})"
+        elif event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"):
+            command = _program(args[1] if event == "subprocess.Popen" else args[0])
+            if event == "subprocess.Popen" and isinstance(args[1], str):
+                command = args[1]
+            if not _allowed_program(command):
+                watch.note(f"started another program ({command[:60]!r}): only the sandbox-cms"
+                           " command may run during the task")
+        elif event in ("sys.setprofile", "threading.setprofile") and _own_code(_asker(frame)):
+            watch.note("replaced the grader's profile function (sys.setprofile)")
+        elif event in ("ctypes.dlopen", "sqlite3.enable_load_extension",
+                       "sqlite3.load_extension") and _own_code(_asker(frame)):
+            watch.note(f"loaded native code ({event}), which can read memory around the gate")
+        if refuse:
+            watch.note(refuse)
+    except Exception:  # noqa: BLE001,S110 - the hook must never break the learner's code by accident
+        pass
+    finally:
+        watch.busy = False
+
+
+def _install_hook() -> None:
+    if not _HOOKED:
+        sys.addaudithook(_hook)
+        _HOOKED.append(True)
+
+
+@contextlib.contextmanager
+def watching(cms: Any) -> Iterator[Watch]:
+    """Watch the sandbox ``cms`` while the body (the learner's call) runs."""
+    path = Path(cms.path).resolve()
+    files = [str(path)] + [str(path) + suffix for suffix in ("-journal", "-wal", "-shm")]
+    watch = Watch(path, frozenset(os.path.realpath(f) for f in files),
+                  frozenset(os.path.basename(f) for f in files))
+    gate = getattr(cms, "gate", None)
+    conn = getattr(cms, "connection", None)
+    bypasses = len(gate.bypasses) if gate is not None else 0
+    if gate is not None:
+        gate.on_lift = lambda: _lifted(watch)
+    if conn is not None:
+        sqlite3.Connection.set_trace_callback(conn, lambda sql: _traced(watch, gate, sql))
+    _install_hook()
+    profile = _profiler(watch, conn)
+    previous = sys.getprofile(), threading.getprofile()
+    sys.setprofile(profile)
+    threading.setprofile(profile)
+    _ACTIVE.append(watch)
+    try:
+        yield watch
+    finally:
+        _ACTIVE.remove(watch)
+        sys.setprofile(previous[0])
+        threading.setprofile(previous[1])
+        if gate is not None:
+            gate.on_lift = None
+            for what in gate.bypasses[bypasses:]:
+                watch.note(f"tried {what} on the sandbox's connection")
+        if conn is not None:
+            _probe(watch, cms)
+
+
+FORBIDDEN_METHODS = frozenset({
+    "backup", "serialize", "deserialize", "set_authorizer", "set_trace_callback",
+    "enable_load_extension", "load_extension", "set_progress_handler",
+})
+"""C methods of the CMS's connection that read or copy around the gate, or blind it."""
+
+
+def _profiler(watch: Watch, conn: Any) -> Any:
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "c_call" and conn is not None and getattr(arg, "__self__", None) is conn \
+                and arg.__name__ in FORBIDDEN_METHODS:
+            caller = frame.f_code.co_filename
+            if not (caller.startswith(SANDBOX_DIR) or caller in (HERE, HARNESS)):
+                watch.note(f"called {arg.__name__} on the CMS's connection")
+
+    return profile
+
+
+def _lifted(watch: Watch) -> None:
+    asker = _asker(sys._getframe(1), skip=_PLUMBING)
+    if not (asker.startswith(SANDBOX_DIR) or asker == HARNESS):
+        watch.note("lifted the purpose gate (cms.gate.lifted() or scope.system), which is for"
+                   " the CMS's own bookkeeping")
+
+
+def _traced(watch: Watch, gate: Any, sql: str) -> None:
+    watch.traced.append(sql[:40])
+    del watch.traced[:-4]
+    if gate is None or not gate._lifted or watch.busy:
+        return
+    asker = _asker(sys._getframe(1), skip=_PLUMBING)
+    if not (asker.startswith(SANDBOX_DIR) or asker == HARNESS):
+        watch.note("ran SQL on the CMS's connection while the purpose gate was lifted: "
+                   f"{' '.join(sql.split())[:60]!r}")
+
+
+PROBE_SQL = "EXPLAIN INSERT INTO audit_log (seq) VALUES (NULL)"
+TRACE_PROBE = "SELECT 'grader probe'"
+
+
+def _probe(watch: Watch, cms: Any) -> None:
+    """After the call: the gate is in place and refuses, and the trace still runs."""
+    conn, gate = cms.connection, getattr(cms, "gate", None)
+    try:
+        if gate is not None and gate._lifted:
+            watch.note("left the purpose gate lifted")
+        refused = False
+        try:
+            sqlite3.Connection.execute(conn, PROBE_SQL).fetchall()
+        except sqlite3.DatabaseError:
+            refused = True
+        finally:
+            if gate is not None:
+                gate.take()
+        if gate is not None and not gate._lifted and not refused:
+            watch.note("removed the purpose gate's authorizer from the CMS's connection")
+        watch.traced.clear()
+        sqlite3.Connection.execute(conn, TRACE_PROBE).fetchall()
+        if not any(s.startswith(TRACE_PROBE) for s in watch.traced):
+            watch.note("removed the grader's trace from the CMS's connection")
+    except sqlite3.ProgrammingError:  # the learner closed the connection: other checks say so
+        pass
+    finally:
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            sqlite3.Connection.set_trace_callback(conn, None)
