@@ -493,7 +493,33 @@ def learner_stayed_in_purpose(attempt: Attempt) -> None:
     entries = [
         e for e in attempt.learner_entries() if e.get("actor") == "learner" or is_violation(e)
     ]
+    _no_internal_purpose_opened(attempt, entries)
     check_purpose_log(entries, attempt.exercise.purpose or attempt.exercise.handover or "")
+
+
+def _no_internal_purpose_opened(attempt: Attempt, entries: list[dict[str, Any]]) -> None:
+    """The learner's code did not open an internal purpose, or claim a mechanism's name,
+    itself (the sandbox refused or recorded it): say so in those words."""
+    records = []
+    for entry in entries:
+        detail = entry.get("detail")
+        with contextlib.suppress(TypeError, ValueError):
+            detail = json.loads(detail) if isinstance(detail, str) else detail
+        kinds = detail.get("kinds", []) if isinstance(detail, dict) else []
+        if "internal_purpose" in kinds:
+            records.append(f"audit entry {entry.get('seq')}: opened {entry.get('purpose')!r} as"
+                           f" {entry.get('actor')!r}")
+        elif "internal_actor" in kinds:
+            records.append(f"audit entry {entry.get('seq')}: claimed to be"
+                           f" {detail.get('actor')!r}")
+    if records:
+        handover = attempt.exercise.handover
+        use = (f"use the {handover!r} context the grader handed over (the argument after cms)"
+               if handover else "only the CMS's own mechanisms (cms.dsr, cms.retention,"
+               " cms.consent) run them")
+        raise PrincipleViolation(
+            "purpose_limitation", "your code opened an internal purpose of the register, or"
+            f" named one of the CMS's mechanisms, itself; {use}", records, article="5(1)(b)")
 
 
 MECHANISMS_ANY_EXERCISE_MAY_ASK = frozenset({"consent"})
@@ -505,8 +531,6 @@ def internal_access_handed_over(attempt: Attempt) -> None:
     """Every access under an internal purpose of the register (DSRs, retention) during the
     attempt came from the context the harness handed over: not from a context the learner
     opened, nor from a DSR or retention mechanism the exercise did not ask to run (5(1)(b))."""
-    from sandbox_cms.access import LEGACY_DESK_ACTORS
-
     exercise = attempt.exercise
     purposes = attempt.cms.register.purposes
     records = []
@@ -523,9 +547,6 @@ def internal_access_handed_over(attempt: Attempt) -> None:
             continue
         if actor in MECHANISMS_ANY_EXERCISE_MAY_ASK:
             continue
-        if exercise.handover is None and actor in LEGACY_DESK_ACTORS \
-                and purpose == exercise.purpose:
-            continue  # transitional: module 04 before it takes the handover
         records.append(f"audit entry {entry.get('seq')}: {entry.get('action')} under "
                        f"{purpose!r} by {actor!r}")
     if records:

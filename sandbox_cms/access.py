@@ -50,9 +50,6 @@ LEARNER_ACTORS = frozenset({"learner", "cli"})
 # The CMS's own mechanisms. Only they open internal purposes, and only through the privileged
 # route (``Sandbox._internal``); code that names one of them as its actor is refused.
 INTERNAL_ACTORS = frozenset({"cms", "dsr", "retention", "consent", "storage", "import"})
-# Transitional: module 04's exercises still open their internal purpose under these actors
-# with ``cms.processing`` until they take the harness's handover. Removed when they switch.
-LEGACY_DESK_ACTORS = frozenset({"privacy-desk", "retention-job"})
 PROTECTED_TABLES = frozenset(
     {"audit_log", "meta", "purposes", "retention_rules", "storage_locations", "provenance"}
 )
@@ -457,8 +454,7 @@ class Processing:
         if not self.privileged:
             if str(self.actor).strip().lower() in INTERNAL_ACTORS:
                 self._internal_actor_named()
-            if self.purpose is not None and self.purpose.internal \
-                    and self.actor not in LEGACY_DESK_ACTORS:
+            if self.purpose is not None and self.purpose.internal:
                 self._internal_purpose_used()
         self.sandbox._enter(self)
         self._active = True

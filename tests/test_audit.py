@@ -261,3 +261,19 @@ def test_a_damaged_entry_count_is_named_by_verify_and_stops_new_entries(cms, db_
     assert moved.exit_code == 1 and moved.output.startswith("Error: the audit log's entry count")
     with open_sandbox(db_path) as again:
         assert again.clock.now().isoformat() == "2025-03-01T09:00:00"  # nothing was changed
+
+
+def test_a_witness_file_names_every_entry_written_in_any_process(db_path, tmp_path,
+                                                                 monkeypatch):
+    """`sandbox-cms` reports the entries it writes to $SANDBOX_AUDIT_WITNESS, so the grader
+    knows an entry written by the command in another process is the sandbox's own."""
+    witness = tmp_path / "witness.jsonl"
+    monkeypatch.setenv(audit.WITNESS_ENV, str(witness))
+    result = CliRunner().invoke(main, ["clock", "advance", "--db", str(db_path), "--days", "1"])
+    assert result.exit_code == 0, result.output
+    with open_sandbox(db_path) as cms:
+        written = {e.seq: e.hash for e in cms.audit.entries()}
+    assert audit.witnessed(witness, db_path) == written and written
+    assert audit.witnessed(witness, tmp_path / "other.db") == {}
+    monkeypatch.delenv(audit.WITNESS_ENV)
+    assert audit.witnessed(tmp_path / "missing.jsonl", db_path) == {}

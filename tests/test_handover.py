@@ -64,13 +64,18 @@ def test_the_handed_over_context_comes_right_after_cms(exercise):
     assert run(EX, count_in_with_block).passed
 
 
+def count_as_the_desk(cms, p):
+    with cms.processing("dsr_access", actor="privacy-desk") as own:
+        return len(own.query("SELECT id, iban FROM customers"))
+
+
 @pytest.mark.parametrize("answer", [count_under_own_context, count_through_privileged_route,
-                                    count_and_export])
+                                    count_and_export, count_as_the_desk])
 def test_internal_access_from_another_context_fails_naming_5_1_b(exercise, answer):
     outcome = run(EX, answer)
     assert not outcome.passed
     assert outcome.principle == "purpose_limitation", outcome.message
-    assert "5(1)(b)" in outcome.message
+    assert "5(1)(b)" in outcome.message and "handed over" in outcome.message, outcome.message
 
 
 def test_each_context_has_a_session_in_its_audit_entries(cms):
@@ -83,7 +88,8 @@ def test_each_context_has_a_session_in_its_audit_entries(cms):
     assert p.session != q.session
 
 
-@pytest.mark.parametrize("actor", ["learner", "dsr", "consent", "somebody"])
+@pytest.mark.parametrize("actor", ["learner", "dsr", "consent", "somebody", "privacy-desk",
+                                   "retention-job"])
 def test_learner_code_cannot_open_an_internal_purpose(cms, actor):
     with pytest.raises(PurposeViolation, match=r"5\(1\)\(b\)"), \
             cms.processing("dsr_erasure", actor=actor) as p:
