@@ -15,16 +15,35 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from grading.principles import principle as _principle
 
 MAX_RECORDS = 3
+"""Records a message names; the rest are counted ("… and 37 more")."""
+
+MAX_RECORD_CHARS = 240
+"""One record's text is cut to this length (a record quoting a long value stays readable)."""
+
+MAX_PROBLEM_CHARS = 600
+"""The problem sentence is cut to this length."""
+
+MAX_IDS = 5
+"""Ids an id list names before it counts the rest."""
 
 
 class PrincipleViolation(AssertionError):
-    """A graded answer broke a principle; the message names it, its article and records."""
+    """A graded answer broke a principle; the message names it, its article and records.
+
+    The message is what a learner reads: the principle and article first, then the problem
+    and at most :data:`MAX_RECORDS` records, long ones cut, machine paths shortened. A
+    violation found on the hidden variant is shown through :meth:`for_hidden`, which keeps
+    the principle and the *kind* of each record but no id, name, e-mail or date of the
+    hidden sandbox. In IPython (a notebook test cell) it renders as one line,
+    ``PrincipleViolation: <message>``, without the grader's traceback.
+    """
 
     def __init__(
         self,
@@ -33,6 +52,7 @@ class PrincipleViolation(AssertionError):
         records: Iterable[str] = (),
         *,
         article: str | None = None,
+        hidden: bool = False,
     ) -> None:
         p = _principle(principle)
         self.principle = p.key
@@ -41,29 +61,133 @@ class PrincipleViolation(AssertionError):
         self.rule = p.rule
         self.problem = problem
         self.records = list(records)
+        self.hidden = hidden
         super().__init__(self.message)
 
     @property
     def message(self) -> str:
-        text = f"{self.title} ({self.article}): {self.problem}"
+        if self.hidden:
+            return self._hidden_message()
+        problem = _cut(_short_paths(self.problem), MAX_PROBLEM_CHARS)
+        text = f"{self.title} ({self.article}): {problem}"
         if self.records:
-            shown = "; ".join(self.records[:MAX_RECORDS])
-            extra = len(self.records) - MAX_RECORDS
-            text = f"{text.rstrip('.:')}: {shown}" + (f"; and {extra} more" if extra > 0 else "")
+            shown = "; ".join(_cut(_short_paths(str(r)), MAX_RECORD_CHARS)
+                              for r in self.records[:MAX_RECORDS])
+            text = f"{text.rstrip('.:')}: {shown}" + _more(len(self.records) - MAX_RECORDS)
         return text if text.endswith(".") else text + "."
+
+    def _hidden_message(self) -> str:
+        problem = _cut(redact(_short_paths(self.problem)), MAX_PROBLEM_CHARS).rstrip(".:")
+        text = f"{self.title} ({self.article}): {problem}"
+        if self.records:
+            kinds: dict[str, int] = {}
+            for record in self.records:
+                kind = record_kind(str(record))
+                kinds[kind] = kinds.get(kind, 0) + 1
+            shown = ", ".join(k if n == 1 else f"{k} ({n}\u00d7)" for k, n in kinds.items())
+            text += f" (on the hidden scenario; records: {_cut(shown, MAX_RECORD_CHARS)})"
+        else:
+            text += " (on the hidden scenario)"
+        return text + "."
+
+    def for_hidden(self) -> PrincipleViolation:
+        """The same violation as the hidden variant shows it: no hidden data."""
+        if self.hidden:
+            return self
+        return PrincipleViolation(self.principle, self.problem, self.records,
+                                  article=self.article, hidden=True)
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this exception: the message, then the rule; no frames."""
+        return [f"PrincipleViolation: {self.message}", f"The rule: {self.rule}"]
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.principle, self.problem, self.records, self.article,
+                           self.hidden))
+
+
+def _rebuild(principle: str, problem: str, records: list[str], article: str,
+             hidden: bool) -> PrincipleViolation:
+    return PrincipleViolation(principle, problem, records, article=article, hidden=hidden)
+
+
+def _more(extra: int) -> str:
+    return f" \u2026 and {extra} more" if extra > 0 else ""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+@-]+/)+([\w.+@-]+)")
+
+
+def _short_paths(text: str) -> str:
+    """Absolute paths of the grading machine shortened to their last part (``…/backup.db``)."""
+    return _PATH.sub(lambda m: f"\u2026/{m.group(1)}", text)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:[+-]\d{2}:?\d{2}|Z)?)?")
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+_ID_NOUNS = (r"customers?|ids?|rows?|entry|entries|mailings?|invoices?|orders?|forms?"
+             r"|disclosures?|records?|seq|accounts?|persons?|people|buyers?|#")
+_IDS_AFTER_NOUN = re.compile(
+    rf"\b({_ID_NOUNS})\s+#?\d+(?:(?:\s*,\s*|\s+and\s+|\s*-\s*)#?\d+)*", re.I)
+
+
+def redact(text: str) -> str:
+    """A problem sentence without the hidden sandbox's data: e-mail addresses, dates,
+    quoted values that hold a digit, a capital (a name) or an ``@``, and ids after a noun
+    (``customer 812``, ``ids 3, 5``) are replaced by words; counts (``12 customers``) and
+    articles stay."""
+    text = _EMAIL.sub("an e-mail address", text)
+    text = _DATE.sub("a date", text)
+    text = _QUOTED.sub(lambda m: "'\u2026'" if re.search(r"[\d@A-Z]", m.group()) else m.group(),
+                       text)
+    text = _IDS_AFTER_NOUN.sub(lambda m: f"{m.group(1)} \u2026", text)
+    return text
+
+
+def record_kind(record: str) -> str:
+    """The kind of one record, without its data: ``customer 812 withdrew …`` is
+    ``customer``, ``audit entry 12: …`` is ``audit entry``; a record that names no id,
+    e-mail, date or quoted value (``column customers.iban``) is shown as it is."""
+    match = re.match(r"\s*([A-Za-z][A-Za-z _.-]{0,40}?)\s+#?\d", record)
+    if match:
+        return match.group(1).strip()
+    if _EMAIL.search(record) or _DATE.search(record) or _QUOTED.search(record) \
+            or re.search(r"\d", record):
+        return "record"
+    return _cut(record, 80)
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _id_key(value: Any) -> tuple[int, Any, str]:
+    """Sort ids as numbers (2 before 10), anything else after them as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (0, value, "")
+    text = str(value)
+    if text.strip().lstrip("-").isdigit():
+        return (0, int(text), text)
+    return (1, 0, text)
+
+
+def sorted_ids(ids: Iterable[Any]) -> list[Any]:
+    """Ids in numeric order (``2, 10, 100``, not ``10, 100, 2``)."""
+    return sorted(ids, key=_id_key)
+
+
 def _ids(ids: Iterable[Any]) -> str:
-    ids = sorted(ids, key=str)
-    shown = ", ".join(str(i) for i in ids[:5])
-    return shown + (f" (and {len(ids) - 5} more)" if len(ids) > 5 else "")
+    ids = sorted_ids(ids)
+    shown = ", ".join(str(i) for i in ids[:MAX_IDS])
+    return shown + _more(len(ids) - MAX_IDS)
 
 
 # --- the task itself -----------------------------------------------------------------

@@ -28,6 +28,7 @@ from grading.nbgrader_config import (
     make_config,
     write_config_file,
 )
+from grading.receipts import FORGED
 from sandbox_cms.errors import CourseError
 
 
@@ -163,7 +164,7 @@ class Classroom:
 
     def grade_notes(self, assignment: str, student: str) -> str:
         """What the instructor should know about an autograded submission: test cells the
-        learner deleted, or a notebook that changed the grader (both score 0)."""
+        learner deleted, and test cells whose grade was forged (each scores 0)."""
         import nbformat
 
         notes = []
@@ -176,9 +177,10 @@ class Classroom:
             missing = sorted(_test_cells(source) - _test_cells(graded))
             if missing:
                 notes.append(f"{path.name}: test cells deleted, scored 0: {', '.join(missing)}")
-            if any(TAMPERING_NOTE in str(o.get("evalue", "")) for c in graded.cells
-                   for o in c.get("outputs", [])):
-                notes.append(f"{path.name}: changes the grader, every test scored 0 (see "
+            forged = [c.metadata.get("nbgrader", {}).get("grade_id", "?") for c in graded.cells
+                      if any(FORGED in str(o.get("evalue", "")) for o in c.get("outputs", []))]
+            if forged:
+                notes.append(f"{path.name}: grade forged, scored 0: {', '.join(forged)} (see "
                              "its feedback)")
         return "; ".join(notes)
 
@@ -237,10 +239,6 @@ class Classroom:
                 for notebook in submission.notebooks
                 for grade in notebook.grades
             }
-
-
-TAMPERING_NOTE = "changes the grader"
-"""The phrase grading.preprocessors.FlagGraderTampering puts in every test cell it fails."""
 
 
 def _test_cells(nb) -> set[str]:

@@ -28,16 +28,17 @@ CELL_TIMEOUT = 60
 FEEDBACK_PREPROCESSORS = (
     "nbgrader.preprocessors.GetGrades",
     # Autograding restores hidden tests into the test cells; strip them again (source and
-    # tracebacks) before the notebook is rendered as the learner's feedback.
+    # tracebacks), and cut every test cell's error to its message, before the notebook is
+    # rendered as the learner's feedback.
     "grading.preprocessors.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 )
 
 AUTOGRADE_PREPROCESSORS = (
-    "nbgrader.preprocessors.Execute",
-    # Right after execution: a notebook whose learner cells change the grader (replace
-    # grading.check, patch a module) gets every test cell marked failed, with the reason.
-    "grading.preprocessors.FlagGraderTampering",
+    # nbgrader's Execute (c.Execute settings apply), plus: each check() test cell leaves a
+    # receipt that this process re-checks right after the cell; a pass the re-check does not
+    # confirm fails that cell only, saying its grade was forged (grading.receipts).
+    "grading.preprocessors.VerifiedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -40,6 +40,56 @@ def test_violation_shows_at_most_three_records():
     assert str(exc).endswith("and 4 more.")
 
 
+def test_a_500_record_failure_stays_short_and_counts_the_rest():
+    records = [f"customer {i} withdrew newsletter consent on 2025-03-02 " + "x" * 400
+               for i in range(500)]
+    exc = PrincipleViolation("consent", "500 customers had no valid consent " + "y" * 2000,
+                             records)
+    assert len(str(exc)) < 1600
+    assert str(exc).endswith("\u2026 and 497 more.")
+    assert "customer 0 " in str(exc) and "customer 3 " not in str(exc)
+    hidden = exc.for_hidden()
+    assert len(str(hidden)) < 900 and "customer (500\u00d7)" in str(hidden)
+
+
+def test_ids_sort_as_numbers():
+    assert checks.sorted_ids([100, 10, 2, "20", "a"]) == [2, 10, "20", 100, "a"]
+    with pytest.raises(PrincipleViolation) as info:
+        checks.check_rows({100, 10, 2}, set(), "your extract")
+    assert "ids 2, 10, 100." in str(info.value)
+    with pytest.raises(PrincipleViolation) as info:
+        checks.check_complete(set(), set(range(1, 40)), "your mailing")
+    assert str(info.value).endswith("ids 1, 2, 3, 4, 5 \u2026 and 34 more.")
+
+
+def test_a_hidden_violation_names_the_principle_and_kinds_not_the_data():
+    exc = PrincipleViolation(
+        "synthetic_only", "2 values in your output come from the production sandbox, e.g. "
+        "customer 812 ('Jan Jansen', jan.jansen@example.org) on 2026-03-02",
+        ["row 3 holds customer 812's email ('jan.jansen@example.org')",
+         "audit entry 41: export of customers.email", "column customers.iban"])
+    hidden = exc.for_hidden()
+    assert hidden.principle == "synthetic_only" and hidden.hidden
+    text = str(hidden)
+    assert text.startswith("Synthetic data only (")
+    for secret in ("812", "Jansen", "jan.jansen", "2026-03-02", "41"):
+        assert secret not in text, secret
+    assert "records: row, audit entry, column customers.iban" in text
+    assert exc.for_hidden() is not exc and hidden.for_hidden() is hidden
+
+
+def test_machine_paths_are_shortened_in_every_message():
+    exc = PrincipleViolation("restorability", "there is no backup file at "
+                             "/tmp/grading-02-restorable-x1/mounts/b/backup.db")
+    assert "/tmp" not in str(exc) and "\u2026/backup.db" in str(exc)
+
+
+def test_in_ipython_a_violation_is_one_line_and_the_rule():
+    exc = PrincipleViolation("consent", "1 customer had no valid consent", ["customer 7"])
+    assert exc._render_traceback_() == [
+        f"PrincipleViolation: {exc.message}", f"The rule: {principle('consent').rule}"]
+
+
 def test_unknown_principle_is_a_clear_error():
     with pytest.raises(CourseError, match="unknown principle 'privacy'"):
         PrincipleViolation("privacy", "x")

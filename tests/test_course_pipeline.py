@@ -99,8 +99,9 @@ def test_one_broken_submission_does_not_stop_the_batch(graded):
     assert not by_student["zed"].ok and by_student["zed"].error
     assert "NotJSONError" in by_student["zed"].error
     assert all(by_student[s].ok for s in graded_ok)
-    # the report tells the instructor why two submissions scored 0
-    assert "changes the grader" in by_student["mallory"].line()
+    # the report tells the instructor which test cells scored 0 and why
+    assert "grade forged, scored 0: test_visible, test_hidden" in by_student["mallory"].line()
+    assert "forged" not in by_student["oscar"].line()
     assert "test cells deleted, scored 0: test_hidden, test_visible" in by_student["frank"].line()
     assert by_student["alice"].line() == "ok     grade 00-warmup / alice"
 
@@ -114,24 +115,31 @@ def test_scores(graded):
     assert scores["ivan"] == (0.0, 2.0)   # an endless loop, stopped by c.Execute.timeout
 
 
-def test_a_submission_that_patches_the_grader_scores_zero_and_says_why(graded):
+def test_a_submission_that_patches_the_grader_loses_the_forged_cells_and_says_why(graded):
     room, _ = graded
-    # mallory's wrong solution replaced grading.harness._grade so every check "passes"
+    # mallory's wrong solution replaced grading.harness._grade so every check "passes" in
+    # her kernel; the grading process re-checks the receipts and finds no mailing
     assert room.cell_scores(ASSIGNMENT, "mallory") == {"test_visible": 0.0,
                                                        "test_hidden": 0.0}
     autograded = room.root / "autograded" / "mallory" / ASSIGNMENT / NOTEBOOK
     tests = _cells(nbformat.read(autograded, as_version=4))["test_visible"]
-    assert "changes the grader" in _error_text(tests)
-    assert "send_newsletter, line 13: replaces _h._grade" in _error_text(tests)
+    assert "the grade of this cell was forged" in _error_text(tests)
+    assert "send exactly one mailing" in _error_text(tests)
 
 
-def test_a_submission_that_rebinds_check_scores_zero(graded):
+def test_a_submission_that_rebinds_check_is_graded_as_it_deserves(graded):
     room, _ = graded
-    # without the tampering step oscar's hidden test would call his stub and pass
+    # oscar's function rebinds the notebook's check while the visible test runs it; during
+    # autograding a test cell's check is grading's own (not looked up in the notebook), so
+    # his hidden test still runs the grader and fails honestly: he mails everyone
     assert room.cell_scores(ASSIGNMENT, "oscar") == {"test_visible": 0.0, "test_hidden": 0.0}
     autograded = room.root / "autograded" / "oscar" / ASSIGNMENT / NOTEBOOK
-    tests = _cells(nbformat.read(autograded, as_version=4))["test_hidden"]
-    assert "send_newsletter, line 5: declares global check" in _error_text(tests)
+    cells = _cells(nbformat.read(autograded, as_version=4))
+    for grade_id in ("test_visible", "test_hidden"):
+        assert "Consent (art. 6(1)(a) and 7 GDPR)" in _error_text(cells[grade_id])
+        assert "forged" not in _error_text(cells[grade_id])
+    # the stored test cell is the one the learner sees, not the code that ran
+    assert cells["test_visible"].source.startswith("from grading import check")
 
 
 def test_deleted_test_cells_score_zero(graded):

@@ -6,6 +6,7 @@ Each wrong solution breaks one rule and must fail naming that rule's principle.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
 
 import pytest
@@ -244,10 +245,31 @@ def test_check_prints_records_progress_and_raises(tmp_path, monkeypatch, capsys)
     with pytest.raises(PrincipleViolation) as info:
         check(EX, mail_everyone)
     assert isinstance(info.value, AssertionError)
-    assert capsys.readouterr().out.startswith(f"✗ {EX} (visible): failed. Rule: ")
+    # a failure prints nothing: the first thing under the cell is the violation itself,
+    # which IPython shows as one line and the rule, without the grader's traceback
+    assert capsys.readouterr().out == ""
+    assert info.value._render_traceback_() == [
+        f"PrincipleViolation: {info.value.message}", f"The rule: {info.value.rule}"]
+    assert info.value.message.startswith("Consent (art. 6(1)(a) and 7 GDPR): ")
     assert check(EX, send_newsletter) is None  # a value would count as partial credit
     assert capsys.readouterr().out.strip() == f"✓ {EX} (visible): passed"
     assert '"passed": true' in progress.read_text()
+
+
+def test_a_hidden_failure_names_the_principle_and_kinds_but_no_hidden_data(monkeypatch):
+    """check(..., variant="hidden") shows no id, name, e-mail or date of the hidden
+    sandbox; run() (for the instructor's tools) keeps the full message."""
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    plain = run(EX, mail_everyone, "hidden").violation
+    with pytest.raises(PrincipleViolation) as info:
+        check(EX, mail_everyone, variant="hidden", quiet=True)
+    shown = info.value.message
+    assert shown.startswith("Consent (art. 6(1)(a) and 7 GDPR): ")
+    assert "on the hidden scenario" in shown and "customer" in shown
+    named = {int(n) for r in plain.records for n in re.findall(r"customer (\d+)", r)}
+    assert len(named) >= 3
+    assert not re.findall(r"customer \d", shown), shown
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|@", shown), shown
 
 
 def test_unknown_exercise_or_variant_is_a_clear_error():

@@ -1,7 +1,8 @@
-"""The course's nbgrader preprocessors: reading learner cells for tampering with the grader.
+"""The course's nbgrader preprocessors, fast and without a kernel.
 
-The autograde run itself (a patched grader scoring 0) is proven end to end in
-test_course_pipeline.py; here the scanner is tested on its own, fast.
+The autograde run itself (correct notebooks with ordinary habits keep full marks, forged
+grades lose exactly the forged cells) is proven end to end in test_fair_grading.py and
+test_course_pipeline.py; the receipts and their re-check in test_receipts.py.
 """
 
 from __future__ import annotations
@@ -11,102 +12,79 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading.preprocessors import FlagGraderTampering, tampering
+from grading.preprocessors import HideHiddenTests, VerifiedExecute, grader_check
 
 
-@pytest.mark.parametrize("source, finding", [
-    ("import grading\ngrading.check = lambda *a, **k: None", "replaces grading.check"),
-    ("import grading.harness as h\nh._grade = lambda a, f: None", "replaces h._grade"),
-    ("from grading import harness\nalias = harness\nalias.run = print", "replaces alias.run"),
-    ("from grading.checks import PrincipleViolation\nPrincipleViolation.__init__ = print",
-     "replaces PrincipleViolation.__init__"),
-    ("import sys\nsys.modules['grading'].check = print", "uses sys.modules"),
-    ("import grading\nvars(grading)['check'] = print", "replaces vars(grading)['check']"),
-    ("import grading\nh = getattr(grading, 'harness')\nh.run = 1", "replaces h.run"),
-    ("import grading\ndel grading.check", "deletes grading.check"),
-    ("import sqlite3\nsqlite3.connect = lambda *a, **k: None", "replaces sqlite3.connect"),
-    ("from unittest import mock\nmock.patch('grading.check').start()", "imports unittest"),
-    ("setattr(__import__('grading'), 'check', print)", "uses setattr"),
-    ("exec('import grading; grading.check = print')", "uses exec"),
-    ("def broken(:\n    exec('x')", "uses exec"),
-    # rebinding the name the test cells call, in the notebook's namespace
-    ("check = lambda *a, **k: None", "rebinds check"),
-    ("def check(*args, **kwargs):\n    pass", "rebinds check"),
-    ("def f(cms):\n    global check\n    check = print", "declares global check"),
-    ("def f(cms):\n    globals()['check'] = print", "uses globals"),
-    ("get_ipython().user_ns['check'] = print", "uses get_ipython"),
-    ("from os import path as check", "rebinds check"),
-    ("%time check = print", "rebinds check"),
-    ("%run patch.py", "runs %run"),
-    ("%%writefile patch.py\nimport grading", "runs %%writefile"),
-    ("!python patch.py", "runs !python"),
-])
-def test_changing_the_grader_is_found(source, finding):
-    assert any(finding in hit for hit in tampering(source)), tampering(source)
-
-
-@pytest.mark.parametrize("source", [
-    "import sqlite3\nconn = sqlite3.connect('x.db')\nconn.row_factory = sqlite3.Row",
-    "from collections import Counter\ncounts = Counter()\ncounts['a'] += 1",
-    "import re\npattern = re.compile('x')\nrows = {}\nrows['k'] = pattern",
-    "%time x = 1\nfrom grading import check\ncheck('00-newsletter-consent', print)",
-    "def f(cms):\n    check = 1\n    for check in range(3):\n        pass\n    return check",
-    "squares = [check * check for check in range(3)]",
-    "from grading import check\ncheck('00-newsletter-consent', print)",
-    "%time total = 1\n%matplotlib inline",
-    "import pandas as pd\nimport matplotlib.pyplot as plt\npd.options.display.max_rows = 20\n"
-    "plt.rcParams['figure.figsize'] = (8, 4)",
-    "import hashlib, hmac, secrets\nkey = secrets.token_bytes(32)\n"
-    "d = {}\nd['k'] = hmac.new(key, b'1', hashlib.sha256).hexdigest()",
-])
-def test_ordinary_learner_code_is_not_flagged(source):
-    assert tampering(source) == []
-
-
-def _notebook(solution: str) -> nbformat.NotebookNode:
-    def meta(grade_id, **flags):
-        return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False,
-                             "solution": False, "locked": True, "task": False, **flags}}
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("import grading  # locked setup", metadata=meta("setup")),
-        nbformat.v4.new_code_cell(solution, metadata=meta("answer", solution=True,
-                                                          locked=False)),
-        nbformat.v4.new_code_cell("check('x', f)", metadata=meta("test", grade=True,
-                                                                 points=1)),
-    ]
-    nb.cells[2].outputs = [nbformat.v4.new_output("stream", text="passed\n")]
-    return nb
-
-
-def test_a_tampering_notebook_gets_every_test_cell_failed_with_the_reason():
-    nb, _ = FlagGraderTampering().preprocess(
-        _notebook("import grading\ngrading.check = print"), {})
-    [output] = nb.cells[2].outputs
-    assert output.output_type == "error" and output.ename == "PrincipleViolation"
-    assert "changes the grader" in output.evalue
-    assert "answer, line 2: replaces grading.check" in output.evalue
-
-
-def test_an_honest_notebook_keeps_its_outputs():
-    nb, _ = FlagGraderTampering().preprocess(_notebook("def f(cms):\n    return []"), {})
-    assert [o.output_type for o in nb.cells[2].outputs] == ["stream"]
-
-
-def test_the_autograde_step_is_on_when_nbgrader_registers_it():
-    """nbconvert skips a preprocessor whose ``enabled`` is False (its default)."""
+def test_the_autograde_step_replaces_execute_and_keeps_its_settings():
+    """nbconvert skips a preprocessor whose ``enabled`` is False (its default); the course's
+    c.Execute settings (timeout) apply to its subclass."""
     from nbgrader.converters.autograde import Autograde
 
     from grading.nbgrader_config import make_config
 
-    app = Autograde(config=make_config(Path("/tmp/unused")))
+    config = make_config(Path("/tmp/unused"), cell_timeout=17)
+    app = Autograde(config=config)
     steps = [step.__name__ for step in app.autograde_preprocessors]
-    assert steps.index("FlagGraderTampering") == steps.index("Execute") + 1
-    assert FlagGraderTampering().enabled
+    assert steps[0] == "VerifiedExecute" and "Execute" not in steps
+    assert "FlagGraderTampering" not in steps  # nothing reads the learner's spelling
+    step = VerifiedExecute(config=config)
+    assert step.enabled and step.timeout == 17
 
 
-def test_what_the_locked_cells_import_from_grading_is_protected_too():
-    nb = _notebook("plant_canaries = lambda *a, **k: []")
-    nb.cells[0].source = "from grading.exercises.canary import plant_canaries"
-    nb, _ = FlagGraderTampering().preprocess(nb, {})
-    assert "rebinds plant_canaries" in nb.cells[2].outputs[0].evalue
+@pytest.mark.parametrize("source, runs", [
+    ('from grading import check\n\ncheck("00-x", f)',
+     "pass\n__import__('grading').check('00-x', f)"),
+    ('# Hidden test\n### BEGIN HIDDEN TESTS\nfrom grading import check, run\n'
+     'check("00-x", f, variant="hidden")\n### END HIDDEN TESTS',
+     "from grading import run\n__import__('grading').check('00-x', f, variant='hidden')"),
+    ('check("00-x", f)', "__import__('grading').check('00-x', f)"),
+    ("from grading import check as grade\ngrade('00-x', f)",
+     "from grading import check as grade\ngrade('00-x', f)"),
+    ("def broken(:", "def broken(:"),
+])
+def test_a_test_cell_runs_the_graders_check_without_binding_the_name(source, runs):
+    """A learner's own ``check`` helper survives the test cells during autograding."""
+    assert grader_check(source) == runs
+
+
+def _meta(grade_id: str, **flags) -> dict:
+    return {"nbgrader": {"grade_id": grade_id, "schema_version": 3, "grade": False,
+                         "solution": False, "locked": True, "task": False, **flags}}
+
+
+def _error(evalue: str, traceback: list[str]) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("error", ename="PrincipleViolation", evalue=evalue,
+                                  traceback=traceback)
+
+
+def test_feedback_shows_a_test_cells_error_as_its_message_and_rule():
+    message = "Consent (art. 6(1)(a) and 7 GDPR): 2 customers … (on the hidden scenario)."
+    cell = nbformat.v4.new_code_cell(
+        "### BEGIN HIDDEN TESTS\ncheck('00-x', f, variant='hidden')\n### END HIDDEN TESTS",
+        metadata=_meta("test_hidden", grade=True, points=1))
+    cell.outputs = [_error(message, [
+        "---------------------------------------------------------------------------",
+        "PrincipleViolation                        Traceback (most recent call last)",
+        "File /work/main/.venv/lib/python3.11/site-packages/grading/harness.py:290",
+        "----> 1 check('00-x', f, variant='hidden')",
+        f"PrincipleViolation: {message}",
+        "The rule: Process for a consent-based purpose only customers with valid consent.",
+    ])]
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert "check(" not in cell.source
+    assert cell.outputs[0].traceback == [
+        f"PrincipleViolation: {message}",
+        "The rule: Process for a consent-based purpose only customers with valid consent."]
+
+
+def test_feedback_shortens_machine_paths_in_the_learners_own_errors():
+    cell = nbformat.v4.new_code_cell("open('x')", metadata=_meta("answer", solution=True,
+                                                                  locked=False))
+    cell.outputs = [nbformat.v4.new_output(
+        "error", ename="FileNotFoundError",
+        evalue="[Errno 2] No such file: '/tmp/grading-00-x-abc/sandbox/x.db'",
+        traceback=["File /tmp/ipykernel_4242/123.py:1", "FileNotFoundError: ..."])]
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    output = cell.outputs[0]
+    assert "/tmp/" not in output.evalue and "…/x.db" in output.evalue
+    assert output.traceback[0] == "File …/123.py:1"
