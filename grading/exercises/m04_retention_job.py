@@ -163,7 +163,30 @@ def nothing_overdue(attempt: Attempt) -> None:
                 f"as {touched[0]['id']} were flagged or had their name blanked, but the account "
                 "and its history are still there: a flag is not erasure",
                 [describe_due(i) for i in items])
+    hints = _boundary_hints(attempt, items)
+    if hints:
+        raise PrincipleViolation(
+            "storage_limitation", f"{len(items)} record{'s are' if len(items) > 1 else ' is'}"
+            f" kept past its retention period; {'; '.join(hints)}",
+            [describe_due(i) for i in items])
     check_nothing_overdue(items)
+
+
+def _boundary_hints(attempt: Attempt, items: list[Any]) -> list[str]:
+    """What a kept-too-long row at a planted boundary says about the mistake."""
+    planted = {row["id"]: case for case, row in attempt.context.get("boundaries", {}).items()
+               if row["table"] == "customers"}
+    now = attempt.cms.clock.now().isoformat()
+    hints = []
+    for item in items:
+        case = planted.get(item.customer_id) if item.table == "customers" else None
+        if case == "account_due_exactly_now" and item.due == now:
+            hints.append(f"customer {item.customer_id}'s period ends exactly now: a row is due "
+                         "at its due moment (due <= now), not only after it")
+        elif case == "account_cancelled_in_warranty":
+            hints.append(f"customer {item.customer_id}'s only trampoline order was cancelled: "
+                         "a cancelled order carries no warranty (nothing was delivered)")
+    return hints
 
 
 def erased_accounts_leave_no_links(attempt: Attempt) -> None:
