@@ -148,6 +148,21 @@ def another_program(cms):
     return int(out.stdout)
 
 
+def a_forked_program(cms):
+    """As IPython's `!command` does: fork, then exec in the child."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.execv(sys.executable, [sys.executable, "-c", "import sqlite3; sqlite3.connect("
+                                      f"{str(cms.path)!r}).execute({SQL!r}).fetchall()"])
+        finally:
+            os._exit(1)
+    os.waitpid(pid, 0)
+    return honest(cms)
+
+
 def profiler_switched_off(cms):
     sys.setprofile(None)
     return honest(cms)
@@ -157,7 +172,7 @@ ESCAPES = [second_connection, second_connection_read_only_uri, the_files_bytes,
            the_files_bytes_with_pathlib, a_copy_of_the_file, the_gate_lifted, the_systems_scope,
            the_clocks_scope, authorizer_removed, authorizer_removed_unbound,
            authorizer_removed_and_put_back, the_backup_api, the_backup_api_unbound, serialized,
-           another_program, profiler_switched_off]
+           another_program, a_forked_program, profiler_switched_off]
 WATCH_ONLY = {authorizer_removed, the_backup_api, profiler_switched_off}
 """Escapes that need no watch to fail (the connection refuses them and the learner's code
 swallowed the refusal, or they are harmless without the watch): not in the control run."""
@@ -328,3 +343,32 @@ def test_an_edited_stored_register_is_not_used(db_path):
         assert flagged and flagged[-1].detail["article"] == "30; 5(2)"
         with pytest.raises(sqlite3.DatabaseError), cms.processing("newsletter") as p:
             p.query("SELECT iban FROM customers LIMIT 1")
+
+
+@pytest.mark.parametrize(("command", "allowed"), [
+    (["sandbox-cms", "backup", "--db", "s.db", "--to", "b"], True),
+    ("sandbox-cms query --db s.db --purpose newsletter 'SELECT COUNT(*) FROM customers; x'",
+     True),
+    (["/bin/sh", "-c", "sandbox-cms audit verify --db s.db"], True),
+    ("sandbox-cms backup --db s.db --to b; cat s.db", False),
+    ("sandbox-cms query --db s.db \"$(cat s.db)\"", False),
+    ("sandbox-cms backup --db s.db --to b > out", False),
+    (["sandbox-cms", "scan", "s.db"], False),
+    (["sqlite3", "s.db", "SELECT iban FROM customers"], False),
+])
+def test_only_the_sandbox_cms_command_may_run(command, allowed):
+    from grading.watch import _allowed_program
+
+    assert _allowed_program(command) is allowed
+
+
+def test_the_command_through_a_shell_as_a_notebook_runs_it_passes(exercise):
+    def query_with_the_command(cms):
+        command = Path(sys.executable).with_name("sandbox-cms")
+        subprocess.run(f"{command} query --db {cms.path} --purpose newsletter"
+                       " 'SELECT COUNT(*) AS n FROM customers'", shell=True, check=True,
+                       capture_output=True)
+        return honest(cms)
+
+    outcome = run(EX, query_with_the_command)
+    assert outcome.passed, outcome.message
