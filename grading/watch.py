@@ -74,6 +74,7 @@ class Watch:
     busy: bool = False
     traced: list[str] = field(default_factory=list)
     pid: int = field(default_factory=os.getpid)
+    connections: list[Any] = field(default_factory=list)
 
     @property
     def report(self) -> Path:
@@ -224,20 +225,28 @@ def _install_hook() -> None:
 
 @contextlib.contextmanager
 def watching(cms: Any) -> Iterator[Watch]:
-    """Watch the sandbox ``cms`` while the body (the learner's call) runs."""
+    """Watch the sandbox ``cms`` while the body (the learner's call) runs (also across a
+    reconnect, e.g. ``cms.storage.restore``: the sandbox calls ``_on_open`` again)."""
     path = Path(cms.path).resolve()
     files = [str(path)] + [str(path) + suffix for suffix in ("-journal", "-wal", "-shm")]
     watch = Watch(path, frozenset(os.path.realpath(f) for f in files),
                   frozenset(os.path.basename(f) for f in files))
-    gate = getattr(cms, "gate", None)
-    conn = getattr(cms, "connection", None)
-    bypasses = len(gate.bypasses) if gate is not None else 0
-    if gate is not None:
-        gate.on_lift = lambda: _lifted(watch)
-    if conn is not None:
-        sqlite3.Connection.set_trace_callback(conn, lambda sql: _traced(watch, gate, sql))
+    gates: list[tuple[Any, int]] = []
+
+    def attach(sandbox: Any) -> None:
+        gate, conn = getattr(sandbox, "gate", None), getattr(sandbox, "connection", None)
+        if gate is not None:
+            gate.on_lift = lambda: _lifted(watch)
+            gates.append((gate, len(gate.bypasses)))
+        if conn is not None:
+            watch.connections.append(conn)
+            sqlite3.Connection.set_trace_callback(conn, lambda sql: _traced(watch, gate, sql))
+
+    attach(cms)
+    with contextlib.suppress(AttributeError):
+        cms._on_open = attach
     _install_hook()
-    profile = _profiler(watch, conn)
+    profile = _profiler(watch)
     previous = sys.getprofile(), threading.getprofile()
     sys.setprofile(profile)
     threading.setprofile(profile)
@@ -248,13 +257,18 @@ def watching(cms: Any) -> Iterator[Watch]:
         _ACTIVE.remove(watch)
         sys.setprofile(previous[0])
         threading.setprofile(previous[1])
+        with contextlib.suppress(AttributeError):
+            cms._on_open = None
         watch.collect()
-        if gate is not None:
+        for gate, before in gates:
             gate.on_lift = None
-            for what in gate.bypasses[bypasses:]:
+            for what in gate.bypasses[before:]:
                 watch.note(f"tried {what} on the sandbox's connection")
-        if conn is not None:
+        if getattr(cms, "connection", None) is not None:
             _probe(watch, cms)
+        for conn in watch.connections[:-1]:  # earlier connections, closed by a reconnect
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                sqlite3.Connection.set_trace_callback(conn, None)
 
 
 FORBIDDEN_METHODS = frozenset({
@@ -264,10 +278,12 @@ FORBIDDEN_METHODS = frozenset({
 """C methods of the CMS's connection that read or copy around the gate, or blind it."""
 
 
-def _profiler(watch: Watch, conn: Any) -> Any:
+def _profiler(watch: Watch) -> Any:
+    connections = watch.connections
+
     def profile(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "c_call" and conn is not None and getattr(arg, "__self__", None) is conn \
-                and arg.__name__ in FORBIDDEN_METHODS:
+        if event == "c_call" and arg.__name__ in FORBIDDEN_METHODS \
+                and any(getattr(arg, "__self__", None) is c for c in connections):
             caller = frame.f_code.co_filename
             if not (caller.startswith(SANDBOX_DIR) or caller in (HERE, HARNESS)):
                 watch.note(f"called {arg.__name__} on the CMS's connection")
@@ -300,6 +316,9 @@ TRACE_PROBE = "SELECT 'grader probe'"
 def _probe(watch: Watch, cms: Any) -> None:
     """After the call: the gate is in place and refuses, and the trace still runs."""
     conn, gate = cms.connection, getattr(cms, "gate", None)
+    if not any(conn is c for c in watch.connections):
+        watch.note("replaced the CMS's connection")
+        return
     try:
         if gate is not None and gate._lifted:
             watch.note("left the purpose gate lifted")

@@ -372,3 +372,27 @@ def test_the_command_through_a_shell_as_a_notebook_runs_it_passes(exercise):
 
     outcome = run(EX, query_with_the_command)
     assert outcome.passed, outcome.message
+
+
+def _restore_in_place(cms):
+    folder = Path(cms.path).parent / "backups"
+    manifest = cms.storage.backup(folder)
+    cms.storage.restore(folder / manifest.file)  # closes and reopens the CMS's connection
+
+
+def test_a_restore_in_place_is_not_taken_for_an_escape(exercise):
+    def restore_then_count(cms):
+        _restore_in_place(cms)
+        return honest(cms)
+
+    outcome = run(EX, restore_then_count)
+    assert outcome.passed, outcome.message
+
+
+def test_the_watch_follows_the_reconnect_of_a_restore(exercise):
+    def restore_then_lift(cms):
+        _restore_in_place(cms)
+        return the_gate_lifted(cms)
+
+    outcome = run(EX, restore_then_lift)
+    assert not outcome.passed and "went around" in outcome.message, outcome.message
