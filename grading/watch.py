@@ -226,7 +226,8 @@ def _install_hook() -> None:
 @contextlib.contextmanager
 def watching(cms: Any) -> Iterator[Watch]:
     """Watch the sandbox ``cms`` while the body (the learner's call) runs (also across a
-    reconnect, e.g. ``cms.storage.restore``: the sandbox calls ``_on_open`` again)."""
+    reconnect, e.g. ``cms.storage.restore``, and any other sandbox opened on the same file:
+    ``sandbox_cms.cms.OPEN_LISTENERS``)."""
     path = Path(cms.path).resolve()
     files = [str(path)] + [str(path) + suffix for suffix in ("-journal", "-wal", "-shm")]
     watch = Watch(path, frozenset(os.path.realpath(f) for f in files),
@@ -242,9 +243,15 @@ def watching(cms: Any) -> Iterator[Watch]:
             watch.connections.append(conn)
             sqlite3.Connection.set_trace_callback(conn, lambda sql: _traced(watch, gate, sql))
 
+    def opened(sandbox: Any) -> None:
+        with contextlib.suppress(OSError, TypeError):
+            if Path(sandbox.path).resolve() == path:
+                attach(sandbox)
+
+    from sandbox_cms.cms import OPEN_LISTENERS
+
     attach(cms)
-    with contextlib.suppress(AttributeError):
-        cms._on_open = attach
+    OPEN_LISTENERS.append(opened)
     _install_hook()
     profile = _profiler(watch)
     previous = sys.getprofile(), threading.getprofile()
@@ -257,8 +264,8 @@ def watching(cms: Any) -> Iterator[Watch]:
         _ACTIVE.remove(watch)
         sys.setprofile(previous[0])
         threading.setprofile(previous[1])
-        with contextlib.suppress(AttributeError):
-            cms._on_open = None
+        with contextlib.suppress(ValueError):
+            OPEN_LISTENERS.remove(opened)
         watch.collect()
         for gate, before in gates:
             gate.on_lift = None
@@ -266,9 +273,10 @@ def watching(cms: Any) -> Iterator[Watch]:
                 watch.note(f"tried {what} on the sandbox's connection")
         if getattr(cms, "connection", None) is not None:
             _probe(watch, cms)
-        for conn in watch.connections[:-1]:  # earlier connections, closed by a reconnect
-            with contextlib.suppress(sqlite3.ProgrammingError):
-                sqlite3.Connection.set_trace_callback(conn, None)
+        for conn in watch.connections:  # the others: closed by a reconnect, or a second
+            if conn is not getattr(cms, "connection", None):  # sandbox the learner opened
+                with contextlib.suppress(sqlite3.ProgrammingError):
+                    sqlite3.Connection.set_trace_callback(conn, None)
 
 
 FORBIDDEN_METHODS = frozenset({

@@ -39,11 +39,13 @@ from sandbox_cms.policy import (
     stored_fingerprint,
 )
 
+OPEN_LISTENERS: list[Callable[[Sandbox], None]] = []
+"""Called with every sandbox right after it connects (also on ``reopen``): the grader
+watches each connection to the sandbox it grades, however the learner's code opened it."""
+
 
 class Sandbox:
     """An open sandbox CMS. Use :func:`open_sandbox` or :func:`fresh_sandbox` to get one."""
-
-    _on_open: Callable[[Sandbox], None] | None = None  # called after every (re)connect
 
     def __init__(self, path: str | Path, mode: str = "enforce", durable: bool = False) -> None:
         if mode not in MODES:
@@ -69,9 +71,8 @@ class Sandbox:
         self.connection, self.register, self.gate = connection, register, gate
         self._stack: list[Processing] = []
         self.clock = Clock(connection, self._clock_scope, self._clock_moved)
-        on_open = getattr(self, "_on_open", None)
-        if on_open is not None:  # the grader's watch follows a reconnect (grading.watch)
-            on_open(self)
+        for listener in tuple(OPEN_LISTENERS):  # the grader's watch (grading.watch)
+            listener(self)
 
     def reopen(self) -> None:
         """Close the database and connect to the file at ``path`` again (e.g. after a restore

@@ -396,3 +396,16 @@ def test_the_watch_follows_the_reconnect_of_a_restore(exercise):
 
     outcome = run(EX, restore_then_lift)
     assert not outcome.passed and "went around" in outcome.message, outcome.message
+
+
+def test_a_second_sandbox_on_the_same_file_is_watched_too(exercise):
+    def second_sandbox(cms):
+        other = open_sandbox(cms.path, mode="record")
+        try:
+            with other.gate.lifted():
+                return len(other.connection.execute(SQL).fetchall())
+        finally:
+            other.close()
+
+    outcome = run(EX, second_sandbox)
+    assert not outcome.passed and "went around" in outcome.message, outcome.message
