@@ -157,7 +157,26 @@ def encode(value: Any, depth: int = 0) -> Any:
     if type(value).__module__.startswith("numpy") and callable(item):
         with contextlib.suppress(Exception):
             return encode(item(), deeper)
+    attributes = getattr(value, "__dict__", None)  # SimpleNamespace, a plain object
+    if isinstance(attributes, dict) and not callable(value) and not isinstance(value, type):
+        return {"$": "object", "type": type(value).__name__,
+                "v": {str(k): encode(v, deeper) for k, v in attributes.items()
+                      if not str(k).startswith("__")}}
     return {"$": "unstored", "type": type(value).__name__}
+
+
+def unstored(data: Any) -> list[str]:
+    """The kinds of value :func:`encode` could not store, anywhere in ``data``."""
+    if isinstance(data, list):
+        return [kind for item in data for kind in unstored(item)]
+    if not isinstance(data, dict):
+        return []
+    if data.get("$") == "unstored":
+        return [str(data.get("type"))]
+    value = data.get("v")
+    if isinstance(value, dict):
+        return [kind for item in value.values() for kind in unstored(item)]
+    return unstored(value) if isinstance(value, list) else []
 
 
 class Unstored:
@@ -292,9 +311,28 @@ def cell_verdict(source: str, passed_in_kernel: bool,
         if violation is not None:
             if variant == "hidden":
                 violation = violation.for_hidden()
+            kinds = unstored(receipt.data.get("result"))
+            if kinds:
+                return PrincipleViolation(
+                    "task", "the grader could not confirm this test's pass outside your "
+                    f"notebook: your function returned {_a(kinds[0])}, which cannot be carried "
+                    "out of your kernel; return plain values (lists, sets, dicts, strings, "
+                    "numbers, paths)")
             return _forged(variant, "the test cell passed, but the grader's own re-check of "
-                           f"what your function did says: {violation.message.rstrip('.')}")
+                           f"what your function did says: {_said(violation)}")
     return None
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _said(violation: PrincipleViolation) -> str:
+    """A violation quoted inside another task message (its title only when it adds one)."""
+    text = violation.message.rstrip(".")
+    if violation.principle == "task":
+        text = text.removeprefix(f"{violation.title} ({violation.article}): ")
+    return text
 
 
 def _forged(variant: str, why: str) -> PrincipleViolation:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections import Counter, defaultdict, namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from notebook_tools import EXERCISES, solution, wrong_answers
@@ -27,6 +28,7 @@ from grading.receipts import (
     read_receipts,
     recheck,
     run_with_receipt,
+    unstored,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -64,8 +66,25 @@ def test_a_returned_value_survives_the_receipt(value):
 def test_subclasses_become_their_base_kind_and_unknown_objects_fail_every_check():
     assert decode(encode(defaultdict(set, {1: {2}}))) == {1: {2}}
     assert decode(encode(Counter("aab"))) == {"a": 2, "b": 1}
-    stored = decode(encode(object()))
-    assert isinstance(stored, Unstored) and stored != object()
+    assert decode(encode(SimpleNamespace(allowed=True, ids={1}))) == SimpleNamespace(
+        allowed=True, ids={1})
+    stored = decode(encode([1, {"x": object()}]))
+    assert isinstance(stored[1]["x"], Unstored) and stored[1]["x"] != object()
+    assert unstored(encode([1, {"x": object()}])) == ["object"]
+    assert unstored(encode({"a": [1, (2, 3)]})) == []
+
+
+def test_an_unstorable_result_is_not_called_forged(tmp_path):
+    """A correct-looking pass the grader cannot re-check for want of the value is named as
+    such, not as a forgery."""
+    def odd(cms):
+        _fixture("correct")(cms)
+        return object()
+
+    _, found = _receipts(tmp_path, EXERCISE, odd)
+    found[0].data["passed"] = True  # as if the kernel's checks had accepted the object
+    violation = cell_verdict(TEST_CELL, True, found)
+    assert FORGED not in violation.message and "returned an object" in violation.message
 
 
 @pytest.mark.parametrize("source, called", [
