@@ -185,8 +185,11 @@ def launch(workspace: Path, open_browser: bool = True, port: int | None = None) 
 
     Stopping ``privacy-course start`` (Ctrl-C, or SIGTERM from a process manager) stops
     JupyterLab too, instead of leaving it serving in the background."""
+    from grading.hidden import HIDDEN_ENV
+
     workspace = Path(workspace).resolve()
     env = {**os.environ, **learner_env(workspace)}
+    env.pop(HIDDEN_ENV, None)  # a learner's JupyterLab never gets the hidden parameters
     return run_until_stopped(jupyter_command(workspace, open_browser, port), workspace, env)
 
 

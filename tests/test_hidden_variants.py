@@ -170,3 +170,14 @@ def test_the_grade_step_names_the_file_while_nbgrader_autogrades(tmp_path, monke
     assert [r.ok for r in room.grade()] == [True]
     assert seen == [str((room.root / HIDDEN_FILE).resolve())]
     assert HIDDEN_ENV not in os.environ
+
+
+def test_a_learners_jupyterlab_never_gets_the_hidden_parameters(tmp_path, monkeypatch):
+    from grading import workspace
+
+    seen = {}
+    monkeypatch.setenv(HIDDEN_ENV, str(tmp_path / HIDDEN_FILE))
+    monkeypatch.setattr(workspace, "run_until_stopped",
+                        lambda cmd, cwd, env, **kw: seen.update(env) or 0)
+    assert workspace.launch(tmp_path, open_browser=False) == 0
+    assert seen and HIDDEN_ENV not in seen
