@@ -132,11 +132,12 @@ def _short_paths(text: str) -> str:
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:[+-]\d{2}:?\d{2}|Z)?)?")
-_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+_QUOTED = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)|(?<!\w)\"[^\"\n]*\"(?!\w)")
 _ID_NOUNS = (r"customers?|ids?|rows?|entry|entries|mailings?|invoices?|orders?|forms?"
              r"|disclosures?|records?|seq|accounts?|persons?|people|buyers?|#")
 _IDS_AFTER_NOUN = re.compile(
-    rf"\b({_ID_NOUNS})\s+#?\d+(?:(?:\s*,\s*|\s+and\s+|\s*-\s*)#?\d+)*", re.I)
+    rf"\b({_ID_NOUNS})\s+(?:such as\s+|like\s+)?#?\d+"
+    rf"(?:(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*-\s*)#?\d+)*", re.I)
 
 
 def redact(text: str) -> str:
@@ -144,7 +145,7 @@ def redact(text: str) -> str:
     quoted values that hold a digit, a capital (a name) or an ``@``, and ids after a noun
     (``customer 812``, ``ids 3, 5``) are replaced by words; counts (``12 customers``) and
     articles stay."""
-    text = _EMAIL.sub("an e-mail address", text)
+    text = _EMAIL.sub("\u2026", text)
     text = _DATE.sub("a date", text)
     text = _QUOTED.sub(lambda m: "'\u2026'" if re.search(r"[\d@A-Z]", m.group()) else m.group(),
                        text)
@@ -154,15 +155,15 @@ def redact(text: str) -> str:
 
 def record_kind(record: str) -> str:
     """The kind of one record, without its data: ``customer 812 withdrew …`` is
-    ``customer``, ``audit entry 12: …`` is ``audit entry``; a record that names no id,
-    e-mail, date or quoted value (``column customers.iban``) is shown as it is."""
+    ``customer``, ``audit entry 12: …`` is ``audit entry``; a short record that names no
+    id, e-mail, date, quoted value or name-like detail after a colon (``column
+    customers.iban``) is shown as it is; anything else is a ``record``."""
     match = re.match(r"\s*([A-Za-z][A-Za-z _.-]{0,40}?)\s+#?\d", record)
     if match:
         return match.group(1).strip()
-    if _EMAIL.search(record) or _DATE.search(record) or _QUOTED.search(record) \
-            or re.search(r"\d", record):
-        return "record"
-    return _cut(record, 80)
+    plain = not (_EMAIL.search(record) or _DATE.search(record) or _QUOTED.search(record)
+                 or re.search(r"[\d:]", record))
+    return record if plain and len(record) <= 100 else "record"
 
 
 def _plural(n: int, word: str) -> str:

@@ -78,6 +78,29 @@ def test_a_hidden_violation_names_the_principle_and_kinds_not_the_data():
     assert exc.for_hidden() is not exc and hidden.for_hidden() is hidden
 
 
+@pytest.mark.parametrize("problem, kept, gone", [
+    ("decide each vendor's basis yourself, in Chapter V's order",
+     "vendor's basis yourself, in Chapter V's order", ""),
+    ("customers such as 5 were flagged", "customers … were flagged", " 5 "),
+    ("the e-mail address jan@example.org is still in the sandbox", "address … is still",
+     "example.org"),
+    ("under purpose 'newsletter', not 'Jan Jansen'", "'newsletter'", "Jansen"),
+    ("ids 3, 17 and 212 (and 4 more)", "ids …", "212"),
+    ("sent on 2026-03-02T10:00:00+00:00", "sent on a date", "2026"),
+])
+def test_redaction_keeps_the_sentence_and_drops_the_data(problem, kept, gone):
+    text = checks.redact(problem)
+    assert kept in text and (not gone or gone not in f" {text} "), text
+
+
+def test_hidden_records_are_named_by_kind():
+    assert checks.record_kind("customer 812 withdrew consent") == "customer"
+    assert checks.record_kind("audit entry 41: export") == "audit entry"
+    assert checks.record_kind("column customers.iban") == "column customers.iban"
+    assert checks.record_kind("nimbus-backups in IS: IS is in the EEA") == "record"
+    assert checks.record_kind("customer Jan's e-mail ('jan@example.org')") == "record"
+
+
 def test_machine_paths_are_shortened_in_every_message():
     exc = PrincipleViolation("restorability", "there is no backup file at "
                              "/tmp/grading-02-restorable-x1/mounts/b/backup.db")
