@@ -522,9 +522,9 @@ def _no_internal_purpose_opened(attempt: Attempt, entries: list[dict[str, Any]])
             f" named one of the CMS's mechanisms, itself; {use}", records, article="5(1)(b)")
 
 
-MECHANISMS_ANY_EXERCISE_MAY_ASK = frozenset({"consent"})
-"""Actors of internal purposes a learner may call in any exercise: the consent ledger
-answers who may be processed (``cms.consent.may``, ``allowed_customers``)."""
+MECHANISMS_ANY_EXERCISE_MAY_ASK = frozenset({("consent", "consent_administration")})
+"""(actor, internal purpose) a learner may call in any exercise: the consent ledger answers
+who may be processed (``cms.consent.may``, ``allowed_customers``)."""
 
 
 def internal_access_handed_over(attempt: Attempt) -> None:
@@ -545,7 +545,7 @@ def internal_access_handed_over(attempt: Attempt) -> None:
         actor = entry.get("actor")
         if attempt.handover_session is not None and session == attempt.handover_session:
             continue
-        if actor in MECHANISMS_ANY_EXERCISE_MAY_ASK:
+        if (actor, purpose) in MECHANISMS_ANY_EXERCISE_MAY_ASK:
             continue
         records.append(f"audit entry {entry.get('seq')}: {entry.get('action')} under "
                        f"{purpose!r} by {actor!r}")

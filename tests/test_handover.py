@@ -53,6 +53,11 @@ def count_through_privileged_route(cms, p):
         return len(own.query("SELECT id, iban FROM customers"))
 
 
+def count_as_the_consent_ledger(cms, p):
+    with cms._internal("dsr_access", "consent") as own:
+        return len(own.query("SELECT id, iban FROM customers"))
+
+
 def count_and_export(cms, p):
     email = p.query("SELECT email FROM customers ORDER BY id LIMIT 1")[0]["email"]
     cms.dsr.export(email)
@@ -70,7 +75,8 @@ def count_as_the_desk(cms, p):
 
 
 @pytest.mark.parametrize("answer", [count_under_own_context, count_through_privileged_route,
-                                    count_and_export, count_as_the_desk])
+                                    count_and_export, count_as_the_desk,
+                                    count_as_the_consent_ledger])
 def test_internal_access_from_another_context_fails_naming_5_1_b(exercise, answer):
     outcome = run(EX, answer)
     assert not outcome.passed
