@@ -281,7 +281,7 @@ def watching(cms: Any) -> Iterator[Watch]:
 
 FORBIDDEN_METHODS = frozenset({
     "backup", "serialize", "deserialize", "set_authorizer", "set_trace_callback",
-    "enable_load_extension", "load_extension", "set_progress_handler",
+    "enable_load_extension", "load_extension", "set_progress_handler", "blobopen",
 })
 """C methods of the CMS's connection that read or copy around the gate, or blind it."""
 

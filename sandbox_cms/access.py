@@ -292,7 +292,8 @@ class GuardedConnection(sqlite3.Connection):
 
     What would go around the gate is refused and noted in ``gate.bypasses``: replacing the
     authorizer or the trace callback, copying the database with the backup API or
-    ``serialize`` (use ``cms.storage.backup``), loading extensions."""
+    ``serialize`` (use ``cms.storage.backup``), reading a value with ``blobopen``, loading
+    extensions."""
 
     gate: Gate | None = None
 
@@ -316,6 +317,9 @@ class GuardedConnection(sqlite3.Connection):
 
     def serialize(self, *args: Any, **kwargs: Any) -> bytes:
         raise self._bypass("serialize")
+
+    def blobopen(self, *args: Any, **kwargs: Any) -> Any:
+        raise self._bypass("blobopen (incremental I/O, which no authorizer sees)")
 
     def deserialize(self, *args: Any, **kwargs: Any) -> None:
         raise self._bypass("deserialize")

@@ -141,6 +141,18 @@ def serialized(cms):
     return max(1, data.count(b"NL"))
 
 
+def a_blob_read(cms):
+    with contextlib.suppress(sqlite3.DatabaseError), \
+            cms.connection.blobopen("customers", "iban", 1, readonly=True) as blob:
+        blob.read()
+    return 1
+
+
+def a_blob_read_unbound(cms):
+    with sqlite3.Connection.blobopen(cms.connection, "customers", "iban", 1) as blob:
+        return max(1, len(blob.read()))
+
+
 def another_program(cms):
     out = subprocess.run([sys.executable, "-c", "import sqlite3,sys; print(len(sqlite3.connect("
                           f"{str(cms.path)!r}).execute({SQL!r}).fetchall()))"],
@@ -169,11 +181,12 @@ def profiler_switched_off(cms):
 
 
 ESCAPES = [second_connection, second_connection_read_only_uri, the_files_bytes,
-           the_files_bytes_with_pathlib, a_copy_of_the_file, the_gate_lifted, the_systems_scope,
+           the_files_bytes_with_pathlib, a_copy_of_the_file, a_blob_read, a_blob_read_unbound,
+           the_gate_lifted, the_systems_scope,
            the_clocks_scope, authorizer_removed, authorizer_removed_unbound,
            authorizer_removed_and_put_back, the_backup_api, the_backup_api_unbound, serialized,
            another_program, a_forked_program, profiler_switched_off]
-WATCH_ONLY = {authorizer_removed, the_backup_api, profiler_switched_off}
+WATCH_ONLY = {authorizer_removed, the_backup_api, a_blob_read, profiler_switched_off}
 """Escapes that need no watch to fail (the connection refuses them and the learner's code
 swallowed the refusal, or they are harmless without the watch): not in the control run."""
 
