@@ -75,6 +75,8 @@ class Watch:
     traced: list[str] = field(default_factory=list)
     pid: int = field(default_factory=os.getpid)
     connections: list[Any] = field(default_factory=list)
+    own_connections: list[Any] = field(default_factory=list)
+    pending: list[Any] = field(default_factory=list)
 
     @property
     def report(self) -> Path:
@@ -204,6 +206,9 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
                 shown = command if isinstance(command, str) else " ".join(command or ())
                 watch.note(f"started another program ({shown[:60]!r}): only the sandbox-cms"
                            " command may run during the task")
+        elif event == "sqlite3.connect/handle" and args \
+                and not _asker(frame).startswith(SANDBOX_DIR):
+            watch.pending.append(args[0])  # not usable yet: watched at its first call
         elif event in ("sys.setprofile", "threading.setprofile") and _own_code(_asker(frame)):
             watch.note("replaced the grader's profile function (sys.setprofile)")
         elif event in ("ctypes.dlopen", "sqlite3.enable_load_extension",
@@ -215,6 +220,20 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         pass
     finally:
         watch.busy = False
+
+
+def _watch_attach(watch: Watch, conn: Any) -> None:
+    """On a connection the learner's code opens: note an ``ATTACH`` of the sandbox's file
+    (or of a file named only at run time); everything else is allowed."""
+    def authorizer(action: int, arg1: str | None, *_: Any) -> int:
+        if action == sqlite3.SQLITE_ATTACH:
+            path = _real(arg1) if arg1 and arg1 not in ("?",) else None
+            if path is None or path in watch.paths:
+                watch.note("attached the sandbox's database file to another connection")
+        return sqlite3.SQLITE_OK
+
+    sqlite3.Connection.set_authorizer(conn, authorizer)
+    watch.own_connections.append(conn)
 
 
 def _install_hook() -> None:
@@ -273,6 +292,12 @@ def watching(cms: Any) -> Iterator[Watch]:
                 watch.note(f"tried {what} on the sandbox's connection")
         if getattr(cms, "connection", None) is not None:
             _probe(watch, cms)
+        for conn in watch.own_connections:
+            with contextlib.suppress(sqlite3.Error):
+                for row in sqlite3.Connection.execute(conn, "PRAGMA database_list"):
+                    if row[2] and os.path.realpath(row[2]) in watch.paths:
+                        watch.note("attached the sandbox's database file to another"
+                                   " connection")
         for conn in watch.connections:  # the others: closed by a reconnect, or a second
             if conn is not getattr(cms, "connection", None):  # sandbox the learner opened
                 with contextlib.suppress(sqlite3.ProgrammingError):
@@ -289,12 +314,33 @@ FORBIDDEN_METHODS = frozenset({
 def _profiler(watch: Watch) -> Any:
     connections = watch.connections
 
+    own = watch.own_connections
+
+    pending = watch.pending
+
     def profile(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "c_call" and arg.__name__ in FORBIDDEN_METHODS \
-                and any(getattr(arg, "__self__", None) is c for c in connections):
-            caller = frame.f_code.co_filename
-            if not (caller.startswith(SANDBOX_DIR) or caller in (HERE, HARNESS)):
-                watch.note(f"called {arg.__name__} on the CMS's connection")
+        if event != "c_call":
+            return
+        if pending:
+            target = getattr(arg, "__self__", None)
+            if isinstance(target, sqlite3.Cursor):
+                target = target.connection
+            for conn in pending:
+                if conn is target:
+                    pending.remove(conn)
+                    with contextlib.suppress(sqlite3.Error):
+                        _watch_attach(watch, conn)
+                    break
+        if arg.__name__ not in FORBIDDEN_METHODS:
+            return
+        target = getattr(arg, "__self__", None)
+        caller = frame.f_code.co_filename
+        if caller.startswith(SANDBOX_DIR) or caller in (HERE, HARNESS):
+            return
+        if any(target is c for c in connections):
+            watch.note(f"called {arg.__name__} on the CMS's connection")
+        elif arg.__name__ == "set_authorizer" and any(target is c for c in own):
+            watch.note("replaced the grader's watch on a connection your code opened")
 
     return profile
 

@@ -153,6 +153,20 @@ def a_blob_read_unbound(cms):
         return max(1, len(blob.read()))
 
 
+def attached_by_name(cms):
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"ATTACH DATABASE '{cms.path}' AS shop")
+    return len(conn.execute(SQL.replace("customers", "shop.customers")).fetchall())
+
+
+def attached_by_parameter(cms):
+    conn = sqlite3.connect(":memory:")
+    conn.execute("ATTACH DATABASE ? AS shop", (str(cms.path),))
+    rows = conn.execute(SQL.replace("customers", "shop.customers")).fetchall()
+    conn.close()
+    return len(rows)
+
+
 def another_program(cms):
     out = subprocess.run([sys.executable, "-c", "import sqlite3,sys; print(len(sqlite3.connect("
                           f"{str(cms.path)!r}).execute({SQL!r}).fetchall()))"],
@@ -182,7 +196,7 @@ def profiler_switched_off(cms):
 
 ESCAPES = [second_connection, second_connection_read_only_uri, the_files_bytes,
            the_files_bytes_with_pathlib, a_copy_of_the_file, a_blob_read, a_blob_read_unbound,
-           the_gate_lifted, the_systems_scope,
+           attached_by_name, attached_by_parameter, the_gate_lifted, the_systems_scope,
            the_clocks_scope, authorizer_removed, authorizer_removed_unbound,
            authorizer_removed_and_put_back, the_backup_api, the_backup_api_unbound, serialized,
            another_program, a_forked_program, profiler_switched_off]
@@ -422,3 +436,16 @@ def test_a_second_sandbox_on_the_same_file_is_watched_too(exercise):
 
     outcome = run(EX, second_sandbox)
     assert not outcome.passed and "went around" in outcome.message, outcome.message
+
+
+def test_attaching_a_file_of_ones_own_is_fine(exercise):
+    def with_a_scratch_database(cms):
+        scratch = Path(cms.path).with_name("scratch.db")
+        conn = sqlite3.connect(":memory:")
+        conn.execute(f"ATTACH DATABASE '{scratch}' AS mine")
+        conn.execute("CREATE TABLE mine.t (x)")
+        conn.close()
+        return honest(cms)
+
+    outcome = run(EX, with_a_scratch_database)
+    assert outcome.passed, outcome.message
