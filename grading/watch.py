@@ -6,10 +6,13 @@ A learner's code runs in the same Python process, so it could read the database 
 
 - a Python audit hook (``sys.addaudithook``): opening the sandbox's file with ``open`` or a
   second ``sqlite3.connect``, linking it, starting another program (only the documented
-  ``sandbox-cms`` command is allowed: it goes through the gate), loading native code with
-  ``ctypes`` or an SQLite extension;
+  ``sandbox-cms`` command is allowed: it goes through the gate; a forked child reports
+  through a file beside the sandbox), loading native code with ``ctypes`` or an SQLite
+  extension; and on each connection the code opens, an authorizer that notes an
+  ``ATTACH`` of the sandbox's file;
 - the gate's lifts (``cms.gate.lifted()``, ``scope.system``): only the CMS's own code may
-  lift it; a lift started by other code is noted;
+  lift it; a lift started by other code is noted (on every sandbox opened on the graded
+  file, also after a reconnect: ``sandbox_cms.cms.OPEN_LISTENERS``);
 - a trace callback on the CMS's connection: SQL that other code runs while the gate is
   lifted is noted;
 - the connection's own refusals (``gate.bypasses``: ``set_authorizer``, the backup API,
@@ -20,8 +23,8 @@ A learner's code runs in the same Python process, so it could read the database 
 
 What is noted fails the attempt naming purpose limitation (art. 5(1)(b)). A learner with
 full control of the kernel can still go around all of this (docs/threat-model.md); that is
-why it is detection, and why the grade step re-runs the hidden tests on the instructor's
-side.
+why it is detection, and why the grade comes from a fresh kernel on the instructor's side
+with hidden parameters the learner never saw (:mod:`grading.hidden`).
 """
 
 from __future__ import annotations
