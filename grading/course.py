@@ -28,7 +28,7 @@ from grading.nbgrader_config import (
     make_config,
     write_config_file,
 )
-from grading.receipts import FORGED
+from grading.receipts import FORGED, UNCONFIRMED
 from sandbox_cms.errors import CourseError
 
 
@@ -177,11 +177,14 @@ class Classroom:
             missing = sorted(_test_cells(source) - _test_cells(graded))
             if missing:
                 notes.append(f"{path.name}: test cells deleted, scored 0: {', '.join(missing)}")
-            forged = [c.metadata.get("nbgrader", {}).get("grade_id", "?") for c in graded.cells
-                      if any(FORGED in str(o.get("evalue", "")) for o in c.get("outputs", []))]
-            if forged:
-                notes.append(f"{path.name}: grade forged, scored 0: {', '.join(forged)} (see "
-                             "its feedback)")
+            for phrase, note in ((FORGED, "grade forged"),
+                                 (UNCONFIRMED, "pass not confirmed by the grader")):
+                cells = [c.metadata.get("nbgrader", {}).get("grade_id", "?")
+                         for c in graded.cells
+                         if any(phrase in str(o.get("evalue", "")) for o in c.get("outputs", []))]
+                if cells:
+                    notes.append(f"{path.name}: {note}, scored 0: {', '.join(cells)} (see its "
+                                 "feedback)")
         return "; ".join(notes)
 
     def feedback(self, assignment: str | None = None) -> list[StepResult]:

@@ -57,6 +57,10 @@ and travels in the receipt."""
 FORGED = "the grade of this cell was forged"
 """The phrase every forged cell's message starts with (``privacy-course grade`` reports it)."""
 
+UNCONFIRMED = "the grader could not confirm this test's pass outside your notebook"
+"""The phrase of a pass the grading process could not re-check for a reason that is no
+forgery (a value it cannot store, its own error); reported to the instructor as well."""
+
 
 def receipts_folder() -> Path | None:
     """The folder the grading process chose for this notebook run, or None (not autograding)."""
@@ -304,20 +308,19 @@ def cell_verdict(source: str, passed_in_kernel: bool,
                            "reported a pass")
         try:
             violation = recheck(receipt)
-        except Exception as exc:  # noqa: BLE001 - a receipt the grader cannot read fails
-            violation = PrincipleViolation(
-                "task", f"the grader could not re-check this receipt ({type(exc).__name__}: "
-                f"{exc})")
+        except Exception as exc:  # noqa: BLE001 - the grader's own trouble is not a forgery
+            return PrincipleViolation(
+                "task", f"{UNCONFIRMED}: its re-check stopped with {type(exc).__name__}: "
+                f"{exc}; the grade report names this cell for your instructor")
         if violation is not None:
             if variant == "hidden":
                 violation = violation.for_hidden()
             kinds = unstored(receipt.data.get("result"))
             if kinds:
                 return PrincipleViolation(
-                    "task", "the grader could not confirm this test's pass outside your "
-                    f"notebook: your function returned {_a(kinds[0])}, which cannot be carried "
-                    "out of your kernel; return plain values (lists, sets, dicts, strings, "
-                    "numbers, paths)")
+                    "task", f"{UNCONFIRMED}: your function returned {_a(kinds[0])}, which "
+                    "cannot be carried out of your kernel; return plain values (lists, sets, "
+                    "dicts, strings, numbers, paths)")
             return _forged(variant, "the test cell passed, but the grader's own re-check of "
                            f"what your function did says: {_said(violation)}")
     return None
@@ -346,9 +349,10 @@ def recheck(receipt: Receipt) -> PrincipleViolation | None:
 
     The variant is prepared afresh *in the attempt's own folder* (the learner's copy moved
     aside meanwhile), so the context (paths, planted records) and the expectation are the
-    grader's and every path matches the one the learner's function saw; then the learner's
-    folder comes back and the checks read its sandbox and files, the returned value and the
-    facts noted while the function ran.
+    grader's and every path matches the one the learner's function saw. The learner's
+    sandbox must start as that preparation does (its audit log up to the attempt); then its
+    content and files replace the fresh ones and the checks read them, the returned value
+    and the facts noted while the function ran.
     """
     from grading import harness
 

@@ -20,6 +20,7 @@ from grading import receipts
 from grading.checks import PrincipleViolation
 from grading.receipts import (
     FORGED,
+    UNCONFIRMED,
     Unstored,
     called_check,
     cell_verdict,
@@ -85,6 +86,19 @@ def test_an_unstorable_result_is_not_called_forged(tmp_path):
     found[0].data["passed"] = True  # as if the kernel's checks had accepted the object
     violation = cell_verdict(TEST_CELL, True, found)
     assert FORGED not in violation.message and "returned an object" in violation.message
+    assert UNCONFIRMED in violation.message
+
+
+def test_the_graders_own_trouble_is_not_called_forged(tmp_path, monkeypatch):
+    _, found = _receipts(tmp_path, EXERCISE, _fixture("correct"))
+
+    def broken(receipt):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(receipts, "recheck", broken)
+    violation = cell_verdict(TEST_CELL, True, found)
+    assert FORGED not in violation.message and UNCONFIRMED in violation.message
+    assert "OSError: disk full" in violation.message
 
 
 @pytest.mark.parametrize("source, called", [
