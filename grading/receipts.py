@@ -99,7 +99,8 @@ def write_receipt(attempt: Any, violation: PrincipleViolation | None) -> Path:
         "exercise": attempt.exercise.id,
         "variant": attempt.variant_name,
         "passed": violation is None,
-        "message": None if violation is None else violation.message,
+        "message": None if violation is None else (
+            violation.for_hidden() if attempt.variant_name == "hidden" else violation).message,
         "audit_from": attempt.audit_from,
         "result": encode(attempt.result),
         "noted": noted,

@@ -183,6 +183,13 @@ def test_a_hidden_forgery_names_no_hidden_data(tmp_path, monkeypatch):
     assert "on the hidden scenario" in message
     for record in outcome.violation.records[:5]:
         assert record.split(":")[0] not in message  # e.g. "customer 3"
+    # a swallowed hidden failure quotes the kernel's message: redacted too
+    monkeypatch.setattr(receipts, "write_receipt", real)
+    _, found = _receipts(tmp_path / "swallowed", EXERCISE, _fixture("mail_everyone"), "hidden")
+    message = cell_verdict(cell, True, found).message
+    assert "check() failed" in message and "on the hidden scenario" in message
+    for record in outcome.violation.records[:5]:
+        assert record.split(":")[0] not in message
 
 
 REFERENCE_CASES = [pytest.param(e, v, id=f"{e}:{v}") for e in EXERCISES
