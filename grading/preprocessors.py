@@ -91,8 +91,7 @@ class VerifiedExecute(Execute):
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
                         index: int) -> tuple[NotebookNode, ResourcesDict]:
-        folder = self._receipts
-        before = set(folder.iterdir())
+        before = self._listing()
         shown = cell.source
         if cell.cell_type == "code" and _is_test_cell(cell):
             cell.source = grader_check(shown)
@@ -100,7 +99,7 @@ class VerifiedExecute(Execute):
             cell, resources = super().preprocess_cell(cell, resources, index)
         finally:
             cell.source = shown
-        new = sorted(set(folder.iterdir()) - before)
+        new = sorted(self._listing() - before)
         try:
             if cell.cell_type == "code" and _is_test_cell(cell):
                 self._confirm(cell, index, new)
@@ -112,6 +111,15 @@ class VerifiedExecute(Execute):
                     with contextlib.suppress(OSError):
                         path.unlink()
         return cell, resources
+
+    def _listing(self) -> set[Path]:
+        """What is in the receipts folder now (made again if learner code removed it, so a
+        removed folder costs the cells that needed a receipt, not the whole notebook)."""
+        try:
+            self._receipts.mkdir(parents=True, exist_ok=True)
+            return set(self._receipts.iterdir())
+        except OSError:
+            return set()
 
     def _confirm(self, cell: NotebookNode, index: int, new: list[Path]) -> None:
         passed = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))

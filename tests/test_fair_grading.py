@@ -62,6 +62,7 @@ TAMPERING: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "right_then_forged": (1, 0, ("test_hidden",)),
     "sandbox_swap": (0, 0, BOTH),
     "patch_principle_violation": (0, 0, ()),
+    "remove_receipts": (0, 0, BOTH),
 }
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
