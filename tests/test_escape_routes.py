@@ -189,6 +189,16 @@ def a_forked_program(cms):
     return honest(cms)
 
 
+def in_a_thread(cms):
+    import threading
+
+    found = []
+    worker = threading.Thread(target=lambda: found.append(second_connection(cms)))
+    worker.start()
+    worker.join()
+    return found[0]
+
+
 def profiler_switched_off(cms):
     sys.setprofile(None)
     return honest(cms)
@@ -199,7 +209,7 @@ ESCAPES = [second_connection, second_connection_read_only_uri, the_files_bytes,
            attached_by_name, attached_by_parameter, the_gate_lifted, the_systems_scope,
            the_clocks_scope, authorizer_removed, authorizer_removed_unbound,
            authorizer_removed_and_put_back, the_backup_api, the_backup_api_unbound, serialized,
-           another_program, a_forked_program, profiler_switched_off]
+           another_program, a_forked_program, in_a_thread, profiler_switched_off]
 WATCH_ONLY = {authorizer_removed, the_backup_api, a_blob_read, profiler_switched_off}
 """Escapes that need no watch to fail (the connection refuses them and the learner's code
 swallowed the refusal, or they are harmless without the watch): not in the control run."""
@@ -449,3 +459,16 @@ def test_attaching_a_file_of_ones_own_is_fine(exercise):
 
     outcome = run(EX, with_a_scratch_database)
     assert outcome.passed, outcome.message
+
+
+def test_running_a_data_subject_mechanism_the_task_did_not_ask_for_fails(exercise):
+    def erase_someone_else(cms):
+        n = honest(cms)
+        with cms.processing("newsletter") as p:
+            email = p.query("SELECT email FROM customers ORDER BY id DESC LIMIT 1")[0]["email"]
+        cms.dsr.erase(email)
+        return n
+
+    outcome = run(EX, erase_someone_else)
+    assert not outcome.passed and outcome.principle == "purpose_limitation", outcome.message
+    assert "dsr_erasure" in outcome.message
