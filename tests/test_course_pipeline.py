@@ -251,10 +251,31 @@ WRONG_SCAN = '''def find_real_looking(cms, dump):
 '''
 
 
+SWALLOW = """
+
+import grading
+import grading.harness
+from grading.checks import PrincipleViolation
+
+_real_check = grading.harness.check
+
+
+def _quiet_check(*args, **kwargs):
+    try:
+        _real_check(*args, **kwargs)
+    except PrincipleViolation:
+        pass
+
+
+grading.check = _quiet_check
+"""
+
+
 def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
     """Module 01 end to end: the correct submission earns every automatic point (the
-    written answer waits for the formgrader), the empty one none, and one wrong exercise
-    loses exactly that exercise's points."""
+    written answer waits for the formgrader), the empty one none, one wrong exercise
+    loses exactly that exercise's points, and so does the same wrong exercise whose
+    failures are swallowed in the kernel (its cells say their grade was forged)."""
     from grading.nbgrader_config import COURSE_DIR
 
     assignment = "01-training-data"
@@ -279,6 +300,7 @@ def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
         "correct": solutions,
         "empty": {},
         "wrong": {**solutions, scan_cell: WRONG_SCAN},
+        "forged": {**solutions, scan_cell: WRONG_SCAN + SWALLOW},
     }.items():
         nb = nbformat.read(room.root / "release" / assignment / notebook, as_version=4)
         for gid, cell in _cells(nb).items():
@@ -294,6 +316,14 @@ def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
     assert scores["correct"].score == automatic and scores["correct"].needs_manual_grade
     assert scores["empty"].score == 0
     assert scores["wrong"].score == automatic - scan_points
+    # the same wrong scan with every failure swallowed in the kernel: exactly the scan's
+    # test cells lose their points, each saying its grade was forged
+    assert scores["forged"].score == automatic - scan_points
+    graded = nbformat.read(room.root / "autograded" / "forged" / assignment / notebook, 4)
+    forged = {gid for gid, c in _cells(graded).items() if c.cell_type == "code"
+              and "the grade of this cell was forged" in _error_text(c)}
+    assert forged == {c.metadata["nbgrader"]["grade_id"] for c in tests
+                      if "find_real_looking" in c.source}
     rows = {r["student_id"]: r for r in read_grades_csv(room.export())}
     assert float(rows["correct"]["score"]) == automatic
     assert float(rows["wrong"]["score"]) == automatic - scan_points
