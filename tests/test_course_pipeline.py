@@ -271,6 +271,21 @@ grading.check = _quiet_check
 """
 
 
+HABITS = """%%time
+!pip show nbformat > /dev/null
+
+
+def check(value):  # a helper of the learner's own, named like the grader's function
+    return value
+
+
+"""
+
+
+def _is_code(nb, grade_id: str) -> bool:
+    return _cells(nb)[grade_id].cell_type == "code"
+
+
 def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
     """Module 01 end to end: the correct submission earns every automatic point (the
     written answer waits for the formgrader), the empty one none, one wrong exercise
@@ -301,6 +316,8 @@ def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
         "empty": {},
         "wrong": {**solutions, scan_cell: WRONG_SCAN},
         "forged": {**solutions, scan_cell: WRONG_SCAN + SWALLOW},
+        "habits": {gid: HABITS + src if _is_code(source, gid) else src
+                   for gid, src in solutions.items()},
     }.items():
         nb = nbformat.read(room.root / "release" / assignment / notebook, as_version=4)
         for gid, cell in _cells(nb).items():
@@ -319,6 +336,7 @@ def test_module01_release_three_submissions_grade_export(tmp_path, monkeypatch):
     # the same wrong scan with every failure swallowed in the kernel: exactly the scan's
     # test cells lose their points, each saying its grade was forged
     assert scores["forged"].score == automatic - scan_points
+    assert scores["habits"].score == automatic  # %%time, !pip, a helper named check
     graded = nbformat.read(room.root / "autograded" / "forged" / assignment / notebook, 4)
     forged = {gid for gid, c in _cells(graded).items() if c.cell_type == "code"
               and "the grade of this cell was forged" in _error_text(c)}
