@@ -135,6 +135,7 @@ _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:[+-]\d{2}:?\d{2}|Z)?)?"
 _QUOTED = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)|(?<!\w)\"[^\"\n]*\"(?!\w)")
 _ID_NOUNS = (r"customers?|ids?|rows?|entry|entries|mailings?|invoices?|orders?|forms?"
              r"|disclosures?|records?|seq|accounts?|persons?|people|buyers?|#")
+_ERROR_TEXT = re.compile(r"\b(\w*(?:Error|Exception)): (.*?)(?= at line \d+|\)|$)")
 _IDS_AFTER_NOUN = re.compile(
     rf"\b({_ID_NOUNS})\s+(?:such as\s+|like\s+)?#?\d+"
     rf"(?:(?:\s*,\s*|\s+and\s+|\s+or\s+|\s*-\s*)#?\d+)*", re.I)
@@ -150,6 +151,9 @@ def redact(text: str) -> str:
     text = _QUOTED.sub(lambda m: "'\u2026'" if re.search(r"[\d@A-Z]", m.group()) else m.group(),
                        text)
     text = _IDS_AFTER_NOUN.sub(lambda m: f"{m.group(1)} \u2026", text)
+    text = _ERROR_TEXT.sub(
+        lambda m: f"{m.group(1)}: \u2026" if re.search(r"[\d'\"@]", m.group(2)) else m.group(),
+        text)
     return text
 
 

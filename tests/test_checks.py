@@ -87,6 +87,8 @@ def test_a_hidden_violation_names_the_principle_and_kinds_not_the_data():
     ("under purpose 'newsletter', not 'Jan Jansen'", "'newsletter'", "Jansen"),
     ("ids 3, 17 and 212 (and 4 more)", "ids …", "212"),
     ("sent on 2026-03-02T10:00:00+00:00", "sent on a date", "2026"),
+    ("your function raised KeyError: 812 at line 9: rows[key]", "KeyError: … at line 9", "812"),
+    ("your function raised ValueError: no mailing yet", "ValueError: no mailing yet", ""),
 ])
 def test_redaction_keeps_the_sentence_and_drops_the_data(problem, kept, gone):
     text = checks.redact(problem)
