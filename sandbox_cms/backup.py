@@ -41,6 +41,15 @@ class BackupManifest:
     format: int = MANIFEST_FORMAT
 
 
+@dataclass(frozen=True)
+class RestoredBackup(BackupManifest):
+    """The manifest of a restored backup, with the customers the erasure ledger erased again
+    in it (ids only): a backup made before an erasure must not bring the person back."""
+
+    reerased: tuple[int, ...] = ()
+    requests: tuple[int, ...] = ()
+
+
 def manifest_path(backup_file: str | Path) -> Path:
     """The manifest that belongs to a backup file."""
     backup_file = Path(backup_file)

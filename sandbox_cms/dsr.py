@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox_cms.erasure import (
     ErasureReport,
+    LedgerEntry,
     ProcessingDb,
     erase_customers,
+    leave_no_copy,
     overwrite_deleted_content,
+    read_ledger,
+    record_erasures,
 )
 from sandbox_cms.errors import RequestError, UnknownCustomer, UnknownToken
 from sandbox_cms.moments import add_days, to_iso
@@ -85,6 +89,7 @@ class DataSubjectRequests:
     def erase(self, email: str) -> ErasureReport:
         """Erase the customer with this e-mail address now; record and return the report."""
         now = self._now()
+        self._pending_ledger = []  # only what this erasure commits goes into the ledger
         with self._cms._internal(ERASURE_PURPOSE, "dsr") as p, transaction(p.connection):
             customer_id = self._customer_id(p, email)
             request_id = ProcessingDb(p).insert("dsr_requests", {
@@ -92,6 +97,7 @@ class DataSubjectRequests:
                 "status": "confirmed", "requested_at": now, "confirmed_at": now,
             })
             report = self._erase(p, request_id, customer_id, now)
+        self._settle()
         return report
 
     # -- the request flow -----------------------------------------------------------------
@@ -168,9 +174,76 @@ class DataSubjectRequests:
                           (now, json.dumps(_export_summary(data)), request_id))
             self._log("export", request.customer_id, {"request": request_id})
             return data
+        self._pending_ledger = []
         with self._cms._internal(ERASURE_PURPOSE, "dsr") as p, transaction(p.connection):
             self._mail_done(p, request_id, request.customer_id, "erase", now)
-            return self._erase(p, request_id, request.customer_id, now)
+            report = self._erase(p, request_id, request.customer_id, now)
+        self._settle()
+        return report
+
+    # -- after a restore ------------------------------------------------------------------
+
+    def reapply_erasures(self) -> list[Reerasure]:
+        """Erase again every customer of the erasure ledger that a restore brought back.
+
+        A backup made before an erasure still holds the person; restoring it must not undo
+        the erasure (art. 17, 5(1)(e)). The ledger (:func:`sandbox_cms.erasure.ledger_path`,
+        beside the database, which a restore does not replace) names each erased account by
+        id and opening time; each one found again is erased as it was, with the invoice
+        decisions of the original moment or later, and its request is on record again as
+        completed. Returns what was re-erased (empty when nothing came back).
+        """
+        entries: dict[int, LedgerEntry] = {}
+        for entry in read_ledger(self._cms.path):
+            entries.setdefault(entry.customer_id, entry)
+        if not entries:
+            return []
+        ids = sorted(entries)
+        with self._cms._internal(ERASURE_PURPOSE, "dsr") as p:
+            found = []
+            for start in range(0, len(ids), 400):
+                chunk = ids[start:start + 400]
+                found += p.query(f"SELECT id, created_at FROM customers WHERE id IN "
+                                 f"({', '.join('?' * len(chunk))})", chunk)
+        back = [entries[r["id"]] for r in found
+                if entries[r["id"]].created_at in (None, r["created_at"])]
+        if not back:
+            return []
+        now = self._now()
+        done = []
+        with self._cms._internal(ERASURE_PURPOSE, "dsr") as p, transaction(p.connection):
+            overwrite_deleted_content(p.connection)
+            for entry in back:
+                at = max(now, entry.at)
+                report = erase_customers(ProcessingDb(p), [entry.customer_id], at,
+                                         self._cms.retention.invoice_rule())
+                request_id = self._request_on_record(p, entry, report)
+                done.append(Reerasure(entry.customer_id, entry.at, request_id, report))
+            self._cms.audit.append(
+                actor="dsr", purpose=ERASURE_PURPOSE, action="erase_reapplied",
+                table="customers", row_ids=[e.customer_id for e in back], detail={
+                    "reason": "a restored backup held customers erased after it was made",
+                    "article": "17; 5(1)(e)", "requests": [d.request_id for d in done]})
+        leave_no_copy(self._cms.connection)
+        return done
+
+    @staticmethod
+    def _request_on_record(p: Any, entry: LedgerEntry, report: ErasureReport) -> int | None:
+        """The erasure request of a ledger entry, completed again in the restored copy."""
+        if entry.request_id is None:
+            return None
+        values = (entry.at, entry.at, json.dumps(report.to_dict()), entry.request_id)
+        if p.query("SELECT 1 FROM dsr_requests WHERE id = ?", (entry.request_id,)):
+            p.execute("UPDATE dsr_requests SET kind = 'erase', status = 'completed', "
+                      "customer_id = NULL, confirmed_at = COALESCE(confirmed_at, ?), "
+                      "completed_at = ?, report = ? WHERE id = ?", values)
+        else:
+            ProcessingDb(p).insert("dsr_requests", {
+                "id": entry.request_id, "kind": "erase", "customer_id": None,
+                "token": "ledger", "status": "completed", "requested_at": entry.at,
+                "confirmed_at": entry.at, "completed_at": entry.at,
+                "report": json.dumps(report.to_dict())})
+        return entry.request_id
 
     def get(self, request_id: int) -> Request:
         """One request by id."""
@@ -216,8 +289,20 @@ class DataSubjectRequests:
             raise UnknownCustomer("no customer with that e-mail address: nothing was changed")
         return rows[0]["id"]
 
+    def _settle(self) -> None:
+        """After the erasure committed: record it in the ledger (ids and times only) and
+        empty the write-ahead log of older page images."""
+        record_erasures(self._cms.path, self._pending_ledger)
+        self._pending_ledger = []
+        leave_no_copy(self._cms.connection)
+
+    _pending_ledger: list[LedgerEntry] = []
+
     def _erase(self, p: Any, request_id: int, customer_id: int, now: str) -> ErasureReport:
         overwrite_deleted_content(p.connection)
+        opened = p.query("SELECT created_at FROM customers WHERE id = ?", (customer_id,))
+        self._pending_ledger = [*self._pending_ledger, LedgerEntry(
+            customer_id, now, request_id, opened[0]["created_at"] if opened else None)]
         report = erase_customers(ProcessingDb(p), [customer_id], now,
                                  self._cms.retention.invoice_rule())
         p.execute("UPDATE dsr_requests SET status = 'completed', completed_at = ?, report = ?, "
@@ -313,6 +398,16 @@ class DataSubjectRequests:
                                    "transfer_mechanism FROM storage_locations ORDER BY name")
             ],
         }
+
+
+@dataclass(frozen=True)
+class Reerasure:
+    """A customer a restore brought back and the ledger erased again (ids and times only)."""
+
+    customer_id: int
+    erased_at: str
+    request_id: int | None
+    report: ErasureReport
 
 
 def _export_summary(data: dict[str, Any]) -> dict[str, Any]:

@@ -28,8 +28,12 @@ ids, column names and reasons: no identifying values.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from sandbox_cms.periods import CALENDAR_YEAR_END, END_OF_FINANCIAL_YEAR, due_moment
@@ -66,6 +70,71 @@ def overwrite_deleted_content(conn: Any) -> None:
     turn it on by default, this makes sure of it on this connection.
     """
     conn.execute("PRAGMA secure_delete = ON")
+
+
+def leave_no_copy(conn: Any) -> bool:
+    """After an erasure has committed: copy the write-ahead log into the database and empty
+    it (``PRAGMA wal_checkpoint(TRUNCATE)``), so no older page image in the ``-wal`` file
+    still holds what was erased. Inside an open transaction nothing can be done yet (the
+    caller commits first); outside WAL mode the pragma does nothing. True when the log is
+    empty afterwards (False: a reader still held an old snapshot; the next checkpoint, at
+    the latest the close of the last connection, removes it)."""
+    if conn.in_transaction:
+        return False
+    with contextlib.suppress(Exception):
+        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return row is None or row[0] == 0
+    return False
+
+
+# -- the erasure ledger -----------------------------------------------------------------------
+
+LEDGER_SUFFIX = ".erasures.jsonl"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One erased customer: the id, when, and the request behind it. No personal values."""
+
+    customer_id: int
+    at: str
+    request_id: int | None = None
+    created_at: str | None = None
+    """When the erased account was opened: with the id it recognises the same account in a
+    restored copy, so an id SQLite gave to a later customer is never taken for it."""
+
+
+def ledger_path(db_path: str | Path) -> Path:
+    """The erasure ledger of the sandbox at ``db_path``: a file beside it, which a restore
+    (that replaces only the database file) leaves in place."""
+    path = Path(db_path)
+    return path.with_name(path.name + LEDGER_SUFFIX)
+
+
+def record_erasures(db_path: str | Path, entries: Iterable[LedgerEntry]) -> None:
+    """Append erased customers to the ledger (one JSON line each, written to disk at once)."""
+    lines = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in entries)
+    if not lines:
+        return
+    with ledger_path(db_path).open("a", encoding="utf-8") as fh:
+        fh.write(lines)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_ledger(db_path: str | Path) -> list[LedgerEntry]:
+    """Every entry of the ledger, oldest first (none when there is no ledger); a damaged
+    line (a torn write) is skipped."""
+    path = ledger_path(db_path)
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            data = json.loads(line)
+            entries.append(LedgerEntry(int(data["customer_id"]), str(data["at"]),
+                                       data.get("request_id"), data.get("created_at")))
+    return entries
 
 
 class ProcessingDb:

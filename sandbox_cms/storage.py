@@ -12,11 +12,11 @@ import datetime as dt
 import functools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox_cms.backup import BackupManifest, backup_database, restore_database
+from sandbox_cms.backup import BackupManifest, RestoredBackup, backup_database, restore_database
 from sandbox_cms.datafiles import DATASETS, read_toml
 from sandbox_cms.errors import LocationError
 
@@ -310,7 +310,11 @@ def restore_into(sandbox: Sandbox, backup_file: str | Path) -> BackupManifest:
         actor="storage", purpose=None, action="restore", table=None, columns=[], row_ids=[],
         detail={"file": manifest.file, "sha256": manifest.sha256},
     )
-    return manifest
+    # The erasure ledger beside the database survived the restore: erase again whoever
+    # the backup brought back (art. 17; sandbox_cms.dsr.DataSubjectRequests.reapply_erasures).
+    again = sandbox.dsr.reapply_erasures()
+    return RestoredBackup(**asdict(manifest), reerased=tuple(r.customer_id for r in again),
+                          requests=tuple(r.request_id for r in again if r.request_id))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

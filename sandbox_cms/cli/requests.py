@@ -15,6 +15,7 @@ import click
 
 from sandbox_cms.backup import keep_aside, restore_database, verify_backup
 from sandbox_cms.cms import Sandbox, open_sandbox
+from sandbox_cms.erasure import ledger_path
 from sandbox_cms.errors import NotASandbox
 
 _db_option = click.option(
@@ -197,12 +198,24 @@ def restore(db_path: str, source: str, check: bool) -> None:
         manifest = restore_database(source, db_path)
         if kept is not None:
             click.echo(f"{db_path} was not a working sandbox; it is kept as {kept}")
+        with _opened(db_path) as cms:  # the erasure ledger beside it still applies
+            again = cms.dsr.reapply_erasures()
+        reerased = tuple(r.customer_id for r in again)
+        requests = tuple(r.request_id for r in again if r.request_id)
     else:
         try:
             manifest = cms.storage.restore(source)
         finally:
             cms.close()
+        reerased, requests = manifest.reerased, manifest.requests
     click.echo(f"restored {db_path} from {source} (made {manifest.created_at})")
+    if reerased:
+        click.echo(
+            f"re-erased {len(reerased)} customer(s) the backup still held, erased after it "
+            f"was made (erasure ledger {ledger_path(db_path).name}): customer ids "
+            f"{', '.join(map(str, reerased))}"
+            + (f"; erasure requests {', '.join(map(str, requests))} are on record again"
+               if requests else ""))
 
 
 @click.command(short_help="Where personal data is kept; transfers outside the EEA.")

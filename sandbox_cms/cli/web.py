@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import click
 
@@ -33,6 +34,7 @@ def serve(db_path: str, port: int, host: str, create: bool, threads: int) -> Non
     from waitress import create_server
 
     from sandbox_cms.web import create_app
+    from sandbox_cms.web.sandbox import close_all
 
     if create and not os.path.exists(db_path):
         from pathlib import Path
@@ -49,12 +51,26 @@ def serve(db_path: str, port: int, host: str, create: bool, threads: int) -> Non
         click.echo(f"warning: serving on {host}, reachable from other machines", err=True)
     click.echo(f"Sandbox CMS on http://{host}:{bound}/ serving {db_path} (Ctrl+C stops)",
                err=True)
+    # SIGTERM (a service manager, `kill`, a closing JupyterLab) stops the server like Ctrl+C:
+    # the connections are closed cleanly, so SQLite checkpoints the write-ahead log and removes
+    # the -wal file, which may still hold page images from before an erasure.
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (run from a test): nothing to install
+        previous = None
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         server.close()
+        close_all(app)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 COMMANDS: list[click.Command] = [serve]

@@ -29,6 +29,7 @@ class _State:
     def __init__(self) -> None:
         self.local = threading.local()
         self.lock = threading.Lock()
+        self.opened: list[Sandbox] = []  # every thread's, so a stop can close them all
 
 
 def cms() -> Sandbox:
@@ -48,6 +49,7 @@ def cms() -> Sandbox:
             # training sandbox can lose its last second in a power cut, not its integrity.
             sandbox.connection.execute("PRAGMA synchronous = NORMAL")
             state.local.sandbox = sandbox
+            state.opened.append(sandbox)
     except BaseException:
         state.lock.release()
         g.cms_failed = True
@@ -100,12 +102,40 @@ def sandbox_now() -> dt.datetime | None:
 
 
 def use_wal(path: str) -> None:
-    """Switch the database to write-ahead logging (readers and the audit writer coexist)."""
+    """Switch the database to write-ahead logging (readers and the audit writer coexist).
+
+    A ``-wal`` left by a server that crashed is first recovered into the database and
+    emptied, so no page image from before an erasure outlives the crash."""
     conn = sqlite3.connect(path)
     try:
+        conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+
+
+def close_all(app: Flask, timeout: float = 10.0) -> None:
+    """Close every thread's sandbox (when the server stops, however it was stopped).
+
+    Waits for the request doing database work to finish, then closes each connection; the
+    close of the last one checkpoints the write-ahead log into the database and removes the
+    ``-wal`` and ``-shm`` files, so nothing erased stays behind in them."""
+    state: _State | None = app.extensions.get(EXTENSION)
+    if state is None:
+        return
+    locked = state.lock.acquire(timeout=timeout)
+    try:
+        while state.opened:
+            sandbox = state.opened.pop()
+            with contextlib.suppress(Exception):
+                if sandbox.connection.in_transaction:
+                    sandbox.connection.rollback()
+            with contextlib.suppress(Exception):
+                sandbox.close()
+    finally:
+        if locked:
+            state.lock.release()
 
 
 def _end_request(_exc: BaseException | None) -> None:
