@@ -23,7 +23,6 @@ import json
 import shutil
 import signal
 import sqlite3
-import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -221,11 +220,11 @@ def open_variant(exercise: Exercise, variant_name: str,
     """A fresh sandbox for one variant, prepared and with the expectation computed, in
     ``workdir`` (created; default a new temporary folder). Close it with
     :func:`close_attempt` (which also removes that folder)."""
-    from sandbox_cms.cms import fresh_sandbox
+    from sandbox_cms.cms import fresh_sandbox, temporary_folder
 
     variant = exercise.variant(variant_name)
-    if workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix=f"grading-{exercise.id}-"))
+    if workdir is None:  # named after this process: reaped if it is killed (cms.py)
+        workdir = temporary_folder(f"grading-{exercise.id}-")
     else:
         workdir.mkdir(parents=True, exist_ok=True)
     try:

@@ -16,6 +16,8 @@ import atexit
 import contextlib
 import datetime as dt
 import json
+import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -306,7 +308,62 @@ def fresh_sandbox(
     from sandbox_cms.build import fresh_copy
 
     if path is None:
-        folder = tempfile.mkdtemp(prefix="sandbox-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone when Python exits
-        path = Path(folder) / f"{scenario}.db"
+        path = temporary_folder("sandbox-") / f"{scenario}.db"
     return Sandbox(fresh_copy(path, scenario=scenario, customers=customers, seed=seed), mode)
+
+
+# -- temporary folders that never accumulate ------------------------------------------------
+
+TEMP_PREFIXES = ("sandbox-", "grading-")
+_OWNED = re.compile(r"^(?:sandbox|grading)-(?:.*-)?pid(\d+)-[^/]*$")
+
+
+def temporary_folder(prefix: str = "sandbox-") -> Path:
+    """A new temporary folder named after this process (``<prefix>pid<pid>-...``), removed
+    when Python exits. A process killed before it could clean up (a kernel stopped with
+    SIGKILL, an out-of-memory kill) leaves its folder behind: the next call, in any
+    process, first removes the folders of processes that no longer run."""
+    reap_stale_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}pid{os.getpid()}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone when Python exits
+    return folder
+
+
+def reap_stale_folders(root: str | Path | None = None) -> list[Path]:
+    """Remove this user's temporary sandbox and grading folders whose owning process is
+    gone; return them. A folder of a running process (or of another user) is left alone."""
+    root = Path(root if root is not None else tempfile.gettempdir())
+    removed = []
+    try:
+        candidates = list(root.iterdir())
+    except OSError:
+        return removed
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for folder in candidates:
+        match = _OWNED.match(folder.name)
+        if match is None or not folder.name.startswith(TEMP_PREFIXES):
+            continue
+        try:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            if uid is not None and folder.stat().st_uid != uid:
+                continue
+        except OSError:
+            continue
+        if _running(int(match.group(1))):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or we cannot tell: keep the folder
+    return True
