@@ -339,6 +339,13 @@ def _erase_batch(db: Db, ids: list[int], at: str, rule: InvoiceRule, report: Era
                 RemovedItem("dsr_outbox", i, "anonymised", ("to_address",)) for i in mails
             ]
 
+    # Questions to confirm a guest order placed with their address (sandbox_cms.shop).
+    if db.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+               "AND name = 'checkout_confirmations'"):
+        links = [r["id"] for r in db.rows(
+            f"SELECT id FROM checkout_confirmations WHERE customer_id IN ({m})", ids)]
+        _delete(db, report, "checkout_confirmations", links, ids)
+
     # Finally the customer record itself.
     found = [r["id"] for r in db.rows(f"SELECT id FROM customers WHERE id IN ({m})", ids)]
     if found:

@@ -19,7 +19,7 @@ from werkzeug.exceptions import BadRequest
 
 from sandbox_cms.dsr import KINDS
 from sandbox_cms.errors import SandboxError, UnknownCustomer
-from sandbox_cms.shop import consent_questions, withdraw_consents
+from sandbox_cms.shop import checkout_mails, consent_questions, withdraw_consents
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms
 
@@ -76,7 +76,8 @@ def make_request():
 def outbox():
     mails = cms().dsr.outbox()[:OUTBOX_SHOWN]
     links = {mail.id: match.group(1) for mail in mails if (match := _LINK.search(mail.body))}
-    return render_template("outbox.html", mails=mails, links=links)
+    return render_template("outbox.html", mails=mails, links=links,
+                           checkout_mails=checkout_mails(cms())[:OUTBOX_SHOWN])
 
 
 @bp.get(f"/my-data/confirm/{TOKEN}")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from sandbox_cms.errors import SandboxError
-from sandbox_cms.shop import CUSTOMER_FIELDS, MAX_QUANTITY, consent_questions, place_order, products
+from sandbox_cms.shop import (
+    CUSTOMER_FIELDS,
+    MAX_QUANTITY,
+    awaiting_checkout,
+    confirm_checkout,
+    consent_questions,
+    place_order,
+    products,
+)
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms
 
@@ -53,3 +63,26 @@ def place():
     except SandboxError as exc:
         return _form(str(exc), kept, 400)
     return render_template("receipt.html", receipt=receipt)
+
+
+TOKEN = "<string(minlength=8, maxlength=64):token>"
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+@bp.get(f"/shop/confirm/{TOKEN}")
+def confirm_form(token: str):
+    """The link from the mail to the address holder: a button, never a change by itself."""
+    if not _TOKEN_SHAPE.match(token) or not awaiting_checkout(cms(), token):
+        abort(404, description="This confirmation link is not valid, expired, or was used.")
+    return render_template("shop_confirm.html", token=token)
+
+
+@bp.post(f"/shop/confirm/{TOKEN}")
+def confirm(token: str):
+    if not _TOKEN_SHAPE.match(token):
+        abort(404, description="This confirmation link is not valid.")
+    try:
+        receipt = confirm_checkout(cms(), token)
+    except SandboxError:
+        abort(404, description="This confirmation link is not valid, expired, or was used.")
+    return render_template("receipt.html", receipt=receipt, confirmed=True)
