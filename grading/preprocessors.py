@@ -6,7 +6,6 @@ import ast
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute
 
 from grading.checks import _short_paths
 from grading.receipts import RECEIPTS_ENV, called_check, cell_verdict, read_receipts
+from sandbox_cms.cms import temporary_folder
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -72,7 +72,8 @@ class VerifiedExecute(Execute):
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict,
                    km: Any = None) -> tuple[NotebookNode, ResourcesDict]:
-        folder = Path(tempfile.mkdtemp(prefix="privacy-course-receipts-"))
+        # named after this process, so a grading run killed midway leaves nothing behind
+        folder = temporary_folder("grading-receipts-")
         previous = os.environ.get(RECEIPTS_ENV)
         os.environ[RECEIPTS_ENV] = str(folder)
         self._receipts = folder
