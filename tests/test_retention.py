@@ -379,3 +379,94 @@ def test_summary_counts_a_row_due_under_two_rules_once(cms: Sandbox) -> None:
 def test_summary_refuses_a_bad_limit(cms: Sandbox, limit: object) -> None:
     with pytest.raises(RetentionError, match="limit"):
         cms.retention.summary(limit=limit)  # type: ignore[arg-type]
+
+
+# -- the stored last activity behind the summary ----------------------------------------------
+
+
+def _second(value: str, seconds: int) -> str:
+    return (dt.datetime.fromisoformat(value) + dt.timedelta(seconds=seconds)).isoformat()
+
+
+def test_summary_equals_due_on_the_boundaries(cms: Sandbox) -> None:
+    account = next(i for i in cms.retention.due() if i.rule == "customer_accounts")
+    for at in (account.due, _second(account.due, -1)):  # due at that second, not one before
+        _same_as_due(cms, at=at, limit=5)
+    # The financial-year invoice rule: an invoice of 2019 is kept through 31 December 2026.
+    for at in ("2026-12-31T23:59:59", "2027-01-01T00:00:00", "2027-01-01T00:00:01"):
+        _same_as_due(cms, at=at, limit=5)
+    assert cms.retention.summary(at="2026-12-31T23:59:59").counts["invoices"] == 0
+    assert cms.retention.summary(at="2027-01-01T00:00:00").counts["invoices"] > 0
+
+
+def test_the_stored_activity_follows_every_write_whoever_makes_it(cms: Sandbox) -> None:
+    due = [i for i in cms.retention.due() if i.rule == "customer_accounts"]
+    cms.retention.summary()  # builds the stored activity
+    first, second, third = due[0].row_id, due[1].row_id, due[2].row_id
+    now = cms.clock.now().replace(microsecond=0).isoformat()
+    with _raw(cms) as raw:  # another connection: no CMS code runs
+        raw.execute("INSERT INTO orders (customer_id, ordered_at, status, total_cents, "
+                    "provenance_id) VALUES (?, ?, 'paid', 100, 1)", (first, now))
+        warranty = raw.execute("SELECT id FROM products WHERE warranty_months > 0 "
+                               "LIMIT 1").fetchone()[0]
+        order = raw.execute("SELECT id FROM orders WHERE customer_id = ? LIMIT 1",
+                            (second,)).fetchone()
+        if order is None:
+            order = (raw.execute("INSERT INTO orders (customer_id, ordered_at, status, "
+                                 "total_cents, provenance_id) VALUES (?, ?, 'paid', 1, 1)",
+                                 (second, _day(now, -500))).lastrowid,)
+        raw.execute("UPDATE orders SET ordered_at = ?, status = 'paid' WHERE customer_id = ?",
+                    (_day(now, -300), second))
+        raw.execute("INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)"
+                    " VALUES (?, ?, 1, 100)", (order[0], warranty))
+        raw.execute("UPDATE products SET warranty_months = warranty_months + 12 WHERE id = ?",
+                    (warranty,))
+        raw.execute("UPDATE customers SET created_at = ? WHERE id = ?", (now, third))
+        raw.execute("INSERT INTO customers (first_name, last_name, email, created_at, "
+                    "provenance_id) VALUES ('Oud', 'Klant', 'oud.klant@example.com', ?, 1)",
+                    (_day(now, -900),))
+    _same_as_due(cms, limit=20)
+    keys = {i.row_id for i in cms.retention.due() if i.rule == "customer_accounts"}
+    assert {first, second, third}.isdisjoint(keys)
+    with _raw(cms) as raw:
+        raw.execute("DELETE FROM order_items WHERE order_id IN (SELECT id FROM orders "
+                    "WHERE customer_id = ?)", (first,))
+        raw.execute("DELETE FROM orders WHERE customer_id = ?", (first,))
+        raw.execute("UPDATE orders SET status = 'cancelled' WHERE customer_id = ?", (second,))
+    _same_as_due(cms, limit=20)
+    # Cancelled, the order carries no warranty: due a year after it, no longer after the
+    # warranty's end.
+    assert second in {i.row_id for i in cms.retention.due(at=_day(now, 100))}
+    _same_as_due(cms, at=_day(now, 100), limit=20)
+    cms.clock.advance(days=800)
+    _same_as_due(cms, limit=20)
+    cms.retention.apply()  # erases through the CMS: the stored rows go with the customers
+    _same_as_due(cms, limit=20)
+    with _raw(cms) as raw:
+        assert raw.execute("SELECT count(*) FROM retention_activity WHERE customer_id NOT IN "
+                           "(SELECT id FROM customers)").fetchone() == (0,)
+
+
+def test_the_gate_neither_checks_nor_logs_the_stored_activity(cms: Sandbox) -> None:
+    cms.retention.summary()
+    customer = cms.retention.due()[0].customer_id
+    before = len(cms.audit.entries())
+    with cms.processing("order_fulfilment") as p:  # may not read customers.created_at
+        p.execute("INSERT INTO orders (customer_id, ordered_at, status, total_cents, "
+                  "provenance_id) VALUES (?, ?, 'paid', 100, 1)",
+                  (customer, cms.clock.now().isoformat()), customer_ids=[customer])
+    entries = cms.audit.entries()[before:]
+    assert entries and all(e.table != "retention_activity" for e in entries)
+    assert all("retention_activity" not in " ".join(e.columns) for e in entries)
+    _same_as_due(cms)
+
+
+def test_a_dropped_trigger_is_put_back_and_the_activity_rebuilt(cms: Sandbox) -> None:
+    cms.retention.summary()
+    customer = cms.retention.due()[0].row_id
+    with _raw(cms) as raw:
+        raw.execute("DROP TRIGGER cms_derived_activity_order_in")
+        raw.execute("INSERT INTO orders (customer_id, ordered_at, status, total_cents, "
+                    "provenance_id) VALUES (?, ?, 'paid', 100, 1)",
+                    (customer, cms.clock.now().isoformat()))
+    _same_as_due(cms)
