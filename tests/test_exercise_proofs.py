@@ -3,7 +3,8 @@
 - its reference solution (taken from the source notebook) passes the visible and the hidden
   test;
 - every plausible wrong answer in ``tests/fixtures/wrong_answers/`` fails, naming the
-  principle (and a phrase of the message) its table says;
+  principle (and a phrase of the message) its table says, on the visible test and on the
+  hidden one;
 - each exercise has at least two wrong answers, each breaking a different rule;
 - each module's source notebook is a clean nbgrader source: no outputs, solutions marked,
   a locked visible and hidden test cell per exercise worth the exercise's points, one
@@ -60,6 +61,15 @@ def test_wrong_answer_fails_naming_the_principle(exercise_id, fn, principle, phr
     assert not outcome.passed, f"{fn.__name__} passed {exercise_id}"
     assert outcome.principle == principle, outcome.message
     assert phrase in outcome.message, outcome.message
+
+
+@pytest.mark.parametrize(("exercise_id", "fn", "principle", "phrase"), WRONG_CASES)
+def test_wrong_answer_fails_the_hidden_variant_too(exercise_id, fn, principle, phrase) -> None:
+    """The hidden test (a seed drawn per class) fails the same answer on the same principle;
+    its message names kinds of records, not the hidden sandbox's ids, so no phrase check."""
+    outcome = run(exercise_id, fn, "hidden")
+    assert not outcome.passed, f"{fn.__name__} passed the hidden test of {exercise_id}"
+    assert outcome.principle == principle, outcome.message
 
 
 @pytest.mark.parametrize("exercise_id", list(EXERCISES))
