@@ -146,13 +146,8 @@ def restore_database(
     backup = Path(backup_file)
     target = Path(db_path)
     manifest = _read_manifest(backup)
-    for suffix in ("-journal", "-wal"):
-        if target.with_name(target.name + suffix).exists():
-            raise BackupError(
-                f"{target} is open in another program or in the middle of a write "
-                f"({target.name}{suffix} exists); close every program that uses it (the web "
-                "app, notebooks), then restore"
-            )
+    if before_replace is None:
+        _refuse_if_in_use(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".restoring",
@@ -170,6 +165,9 @@ def restore_database(
         _verify_copy(tmp, manifest, backup)  # verify the bytes that will become the database
         if before_replace is not None:
             before_replace()
+            # Checked once the caller's own connection is closed: a database in WAL mode
+            # (one the web app served) has a -wal file while any connection is open.
+            _refuse_if_in_use(target)
         os.replace(tmp, target)
     except OSError as exc:  # e.g. a full disk: the rename never happened
         raise BackupError(
@@ -179,6 +177,16 @@ def restore_database(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return manifest
+
+
+def _refuse_if_in_use(target: Path) -> None:
+    for suffix in ("-journal", "-wal"):
+        if target.with_name(target.name + suffix).exists():
+            raise BackupError(
+                f"{target} is open in another program or in the middle of a write "
+                f"({target.name}{suffix} exists); close every program that uses it (the web "
+                "app, notebooks), then restore"
+            )
 
 
 def keep_aside(path: str | Path) -> Path | None:

@@ -256,3 +256,25 @@ def test_backup_into_a_file_is_refused(cms: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="is a file, not a folder"):
         cms.storage.backup(target)
     assert target.read_text() == "keep me\n" and not cms.audit.entries(action="backup")
+
+
+def test_a_database_the_web_app_served_restores_once_nobody_else_has_it_open(
+        db_path: Path, tmp_path: Path) -> None:
+    # The web app leaves the file in WAL mode: every open connection then has a -wal file,
+    # the restoring CMS's own included. Only another program's connection refuses it.
+    with _raw(db_path) as raw:
+        raw.execute("PRAGMA journal_mode = WAL")
+    with open_sandbox(db_path) as cms:
+        manifest = cms.storage.backup(tmp_path / "b")
+        other = sqlite3.connect(db_path)  # e.g. the web server, still running
+        other.execute("SELECT count(*) FROM products").fetchone()
+        try:
+            with pytest.raises(BackupError, match="open in another program"):
+                cms.storage.restore(tmp_path / "b" / manifest.file)
+            assert cms.query("SELECT count(*) AS n FROM products")[0]["n"] > 0  # reopened
+        finally:
+            other.close()
+        assert cms.storage.restore(tmp_path / "b" / manifest.file).file == manifest.file
+    result = CliRunner().invoke(main, ["restore", "--db", str(db_path), "--from",
+                                       str(tmp_path / "b" / manifest.file)])
+    assert result.exit_code == 0, result.output
