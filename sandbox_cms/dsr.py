@@ -10,6 +10,11 @@ simulates the mail); ``confirm(token)`` marks it confirmed; ``carry_out(request_
 Only the address on file receives the code, so nobody gets someone else's data by typing
 their address. Requests never store the e-mail address itself; after an erasure, the request
 is unlinked from the (deleted) customer and its mails lose their address.
+
+Every erasure is also written to the erasure ledger beside the database (ids and times only,
+:func:`sandbox_cms.erasure.record_erasures`), and the write-ahead log is emptied once it has
+committed; after a restore, :meth:`DataSubjectRequests.reapply_erasures` erases again whoever
+a backup made before the erasure brought back.
 """
 
 from __future__ import annotations

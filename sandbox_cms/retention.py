@@ -13,6 +13,12 @@ the rules from the sandbox, so a changed rule there changes what is due.
 ``due(at)`` lists every row whose period has run out at ``at`` (default: the sandbox clock);
 ``apply()`` carries the list out at the clock's time, in one transaction, and reports it.
 Deleting by a schedule is storage limitation in practice (art. 5(1)(e)).
+
+``summary(at)`` gives the same counts and first items as ``due(at)`` without building every
+item: the account rule is counted on a stored last activity per customer
+(``retention_activity``), which SQLite triggers keep current on every write to customers,
+orders, order lines and product warranties (see :func:`ensure_activity`). ``due()`` still
+computes from scratch and is the reference the tests hold the summary to.
 """
 
 from __future__ import annotations

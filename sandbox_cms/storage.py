@@ -288,7 +288,9 @@ class Storage:
         return manifest
 
     def restore(self, backup_file: str | Path) -> BackupManifest:
-        """Replace this sandbox's database with a verified backup (see ``restore_database``)."""
+        """Replace this sandbox's database with a verified backup (see ``restore_database``);
+        customers erased after the backup was made are erased again (the erasure ledger), and
+        the result names them (``RestoredBackup.reerased``)."""
         return restore_into(self._cms, backup_file)
 
 
