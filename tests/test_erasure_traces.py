@@ -292,9 +292,9 @@ _SKU: list[str] = []
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_running_server_stopped_under_load_leaves_no_trace(tmp_path: Path,
-                                                             stop: signal.Signals) -> None:
+                                                             signum: signal.Signals) -> None:
     db = _sandbox(tmp_path)
     targets = _targets(db, 4)
     conn = sqlite3.connect(db)
@@ -316,7 +316,7 @@ def test_a_running_server_stopped_under_load_leaves_no_trace(tmp_path: Path,
         # While it runs: the database, its -wal and -shm hold none of it.
         assert _traces([db.parent], values, skip=(log,)) == []
         time.sleep(0.3)
-        server.send_signal(stop)  # while the load is still running
+        server.send_signal(signum)  # while the load is still running
         assert server.wait(timeout=30) == 0, log.read_text()
     finally:
         stop.set()
