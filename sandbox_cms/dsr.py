@@ -80,6 +80,7 @@ class DataSubjectRequests:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self._cms = sandbox
+        self._pending_ledger: list[LedgerEntry] = []  # erased in the open transaction
 
     # -- direct use by the controller -----------------------------------------------------
 
@@ -300,8 +301,6 @@ class DataSubjectRequests:
         record_erasures(self._cms.path, self._pending_ledger)
         self._pending_ledger = []
         leave_no_copy(self._cms.connection)
-
-    _pending_ledger: list[LedgerEntry] = []
 
     def _erase(self, p: Any, request_id: int, customer_id: int, now: str) -> ErasureReport:
         overwrite_deleted_content(p.connection)
