@@ -8,19 +8,34 @@ nbgrader joins ``CourseDirectory.root`` with ``source_directory``; an absolute
 
 The same settings are written as ``nbgrader_config.py`` into the classroom folder, so an
 instructor who runs ``nbgrader`` or the formgrader there gets exactly what the
-``privacy-course`` commands use.
+``privacy-course`` commands use. That file is the instructor's too: lines below its
+``KEEP_BELOW`` marker (e.g. ``c.Exchange.root = "/srv/nbgrader/exchange"``) survive every
+command and apply to the ``privacy-course`` commands as well; a file without our header is
+never rewritten at all.
+
+The exchange (where ``nbgrader release_assignment`` puts assignments for learners to fetch and
+``collect`` picks up submissions) is ``<classroom>/exchange`` unless ``$PRIVACY_COURSE_EXCHANGE``
+or the classroom file says otherwise; on a shared server it is one folder all users reach
+(``deploy/``, ``docs/jupyterhub.md``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
-REPO = Path(__file__).resolve().parent.parent
-COURSE_DIR = REPO / "course"
-DEFAULT_CLASSROOM = REPO / "classroom"
+from sandbox_cms.datafiles import CHECKOUT, COURSE, home_folder
+
+REPO = CHECKOUT
+COURSE_DIR = COURSE
+DEFAULT_CLASSROOM = home_folder("classroom")
+EXCHANGE_ENV = "PRIVACY_COURSE_EXCHANGE"
+HEADER = "# Written by `privacy-course`; edit grading/nbgrader_config.py instead."
+KEEP_BELOW = "# --- Your own settings below this line are kept (and win over the lines above). ---"
 
 CELL_TIMEOUT = 60
 """Seconds one cell may run during autograding (``c.Execute.timeout``, the key that works)."""
@@ -49,6 +64,11 @@ AUTOGRADE_PREPROCESSORS = (
 """nbgrader 0.9.6's autograde steps with ours inserted (keep in step with its Autograde)."""
 
 
+def exchange_root(root: Path) -> Path:
+    """The exchange folder: ``$PRIVACY_COURSE_EXCHANGE``, else ``<classroom>/exchange``."""
+    return Path(os.environ.get(EXCHANGE_ENV) or Path(root) / "exchange").resolve()
+
+
 def settings(root: Path, source: Path = COURSE_DIR,
              cell_timeout: int = CELL_TIMEOUT) -> dict[str, dict[str, object]]:
     """The settings as plain data: ``{section: {key: value}}``."""
@@ -59,7 +79,7 @@ def settings(root: Path, source: Path = COURSE_DIR,
             "source_directory": str(source),
             "course_id": "privacy-course",
         },
-        "Exchange": {"root": str(root / "exchange")},
+        "Exchange": {"root": str(exchange_root(root))},
         "Execute": {"timeout": cell_timeout, "interrupt_on_timeout": True},
         "GenerateFeedback": {"preprocessors": list(FEEDBACK_PREPROCESSORS)},
         "Autograde": {"autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS)},
@@ -71,13 +91,17 @@ def settings(root: Path, source: Path = COURSE_DIR,
 
 def make_config(root: Path, source: Path = COURSE_DIR,
                 cell_timeout: int = CELL_TIMEOUT) -> Config:
-    """A traitlets Config for nbgrader's apps and API."""
+    """A traitlets Config for nbgrader's apps and API, with the classroom's own
+    ``nbgrader_config.py`` (if any) applied on top, as nbgrader itself would."""
     config = Config()
     for section, values in settings(root, source, cell_timeout).items():
         for key, value in values.items():
             if key.endswith("preprocessors"):
                 value = [import_item(name) for name in value]  # converters need classes
             setattr(config[section], key, value)
+    own = Path(root) / "nbgrader_config.py"
+    if own.is_file():
+        config.merge(PyFileConfigLoader(own.name, str(own.parent)).load_config())
     return config
 
 
@@ -85,7 +109,7 @@ def config_file_text(root: Path, source: Path = COURSE_DIR,
                      cell_timeout: int = CELL_TIMEOUT) -> str:
     """The same settings as the text of an ``nbgrader_config.py``."""
     lines = [
-        "# Written by `privacy-course`; edit grading/nbgrader_config.py instead.",
+        HEADER,
         "from traitlets.utils.importstring import import_item",
         "",
         "c = get_config()  # noqa: F821",
@@ -101,11 +125,18 @@ def config_file_text(root: Path, source: Path = COURSE_DIR,
 
 def write_config_file(root: Path, source: Path = COURSE_DIR,
                       cell_timeout: int = CELL_TIMEOUT) -> Path:
-    """Write ``nbgrader_config.py`` into the classroom folder (idempotent)."""
+    """Write ``nbgrader_config.py`` into the classroom folder (idempotent).
+
+    Only our part (above ``KEEP_BELOW``) is rewritten; the instructor's lines below it are
+    kept, and a file the instructor wrote (without our header) is left alone."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / "nbgrader_config.py"
-    text = config_file_text(root, source, cell_timeout)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    if old is not None and not old.startswith(HEADER):
+        return path
+    own = old.split(KEEP_BELOW + "\n", 1)[1] if old and KEEP_BELOW in old else ""
+    text = config_file_text(root, source, cell_timeout) + "\n" + KEEP_BELOW + "\n" + own
+    if old != text:
         path.write_text(text, encoding="utf-8")
     return path

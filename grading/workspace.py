@@ -6,6 +6,13 @@ tests reach the workspace), copies them in, builds the learner's own sandbox and
 progress file. Re-running it never overwrites a notebook the learner changed: a manifest
 remembers the hash of every file as it was handed out; only untouched files are updated
 when the course changes. ``launch`` opens JupyterLab on the workspace, bound to 127.0.0.1.
+
+Roles: a learner's JupyterLab shows the course, the sandbox and the CMS tile, not nbgrader's
+instructor tools (formgrader, create assignment, course list), and no Assignment List unless
+the learner is in a class with an exchange (``learner-in-class``); an instructor's shows them
+all. Each role is a Jupyter configuration folder shipped in ``grading/roles/``, put first on
+``JUPYTER_CONFIG_PATH``; nobody gets JupyterLab's news prompt. Hiding tools is not a security
+boundary: what keeps learners from the solutions is that they cannot read the classroom.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading.course import StepResult, _result, _safely, assignments_in, ensure_tools_on_path
-from grading.nbgrader_config import COURSE_DIR, REPO, make_config
+from grading.nbgrader_config import COURSE_DIR, make_config
 from grading.selfcheck import (
     PROGRESS_ENV,
     PROGRESS_NAME,
@@ -29,9 +36,12 @@ from grading.selfcheck import (
     load_progress,
     save_progress,
 )
+from sandbox_cms.datafiles import home_folder
 from sandbox_cms.errors import CourseError
 
-DEFAULT_WORKSPACE = REPO / "workspace"
+DEFAULT_WORKSPACE = home_folder("workspace")
+ROLES_DIR = Path(__file__).resolve().parent / "roles"
+ROLES = ("learner", "learner-in-class", "instructor")
 WORKSPACE_ENV = "PRIVACY_COURSE_WORKSPACE"
 SANDBOX_ENV = "SANDBOX_DB"
 SANDBOX_NAME = "sandbox.db"
@@ -70,6 +80,14 @@ def learner_env(workspace: Path) -> dict[str, str]:
         PROGRESS_ENV: str(marker_dir(workspace) / PROGRESS_NAME),
         SANDBOX_ENV: str(workspace / SANDBOX_NAME),
     }
+
+
+def role_config_path(role: str, existing: str | None = None) -> str:
+    """``JUPYTER_CONFIG_PATH`` for ``role``: its folder, then ``common``, then ``existing``."""
+    if role not in ROLES:
+        raise CourseError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    dirs = [str(ROLES_DIR / role), str(ROLES_DIR / "common")]
+    return os.pathsep.join(dirs + ([existing] if existing else []))
 
 
 def prepare_workspace(
@@ -180,17 +198,30 @@ def jupyter_command(workspace: Path, open_browser: bool = True,
     return cmd
 
 
-def launch(workspace: Path, open_browser: bool = True, port: int | None = None) -> int:
+def launch(workspace: Path, open_browser: bool = True, port: int | None = None,
+           role: str = "learner") -> int:
     """Run JupyterLab on the workspace until it is stopped; returns its exit status.
 
     Stopping ``privacy-course start`` (Ctrl-C, or SIGTERM from a process manager) stops
-    JupyterLab too, instead of leaving it serving in the background."""
+    JupyterLab too, instead of leaving it serving in the background. For the instructor,
+    ``workspace`` is the classroom folder (formgrader reads its ``nbgrader_config.py``)."""
+    workspace = Path(workspace).resolve()
+    env = server_env(workspace, role)
+    return run_until_stopped(jupyter_command(workspace, open_browser, port), workspace, env)
+
+
+def server_env(workspace: Path, role: str = "learner",
+               base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a JupyterLab for ``role`` on ``workspace`` (a learner's workspace,
+    or the instructor's classroom): role config, and for learners progress and sandbox."""
     from grading.hidden import HIDDEN_ENV
 
-    workspace = Path(workspace).resolve()
-    env = {**os.environ, **learner_env(workspace)}
-    env.pop(HIDDEN_ENV, None)  # a learner's JupyterLab never gets the hidden parameters
-    return run_until_stopped(jupyter_command(workspace, open_browser, port), workspace, env)
+    env = dict(os.environ if base is None else base)
+    if role != "instructor":
+        env.update(learner_env(workspace))
+        env.pop(HIDDEN_ENV, None)  # a learner's JupyterLab never gets the hidden parameters
+    env["JUPYTER_CONFIG_PATH"] = role_config_path(role, env.get("JUPYTER_CONFIG_PATH"))
+    return env
 
 
 def run_until_stopped(cmd: list[str], cwd: Path, env: dict[str, str],
