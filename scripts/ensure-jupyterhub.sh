@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Make sure configurable-http-proxy (JupyterHub's proxy, an npm package) is installed for the
+# JupyterHub test (tests/test_jupyterhub.py) and deploy/jupyterhub_config.py, in a folder of
+# this project: .venv/node/ (gitignored). Idempotent: does nothing when it is already there.
+# Needs node and npm (Debian: apt-get install nodejs npm); fetches only from the npm registry.
+set -euo pipefail
+
+VERSION="5.3.0"
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
+PREFIX="${CHP_PREFIX:-$HERE/.venv/node}"
+CHP="$PREFIX/node_modules/.bin/configurable-http-proxy"
+
+if [ -x "$CHP" ] && "$CHP" --version 2>/dev/null | grep -qx "$VERSION"; then
+    exit 0
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "ensure-jupyterhub: installing Debian's nodejs and npm with apt-get" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    else
+        echo "ensure-jupyterhub: npm is missing; install Node.js and npm" \
+             "(Debian: apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+fi
+
+echo "ensure-jupyterhub: installing configurable-http-proxy $VERSION into $PREFIX" >&2
+mkdir -p "$PREFIX"
+npm install --prefix "$PREFIX" --no-audit --no-fund --silent "configurable-http-proxy@$VERSION"
+"$CHP" --version >/dev/null
