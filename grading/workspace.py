@@ -266,3 +266,53 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
+
+
+# --- a class on JupyterHub (deploy/jupyterhub_config.py) ---------------------------------
+
+COURSE_ID = "privacy-course"
+CLASS_FOLDER = "class"
+"""Where a learner's fetched assignments (and their feedback) go, inside the workspace."""
+
+
+def prepare_hub_user(name: str, home: Path, role: str, *, source: Path = COURSE_DIR,
+                     classroom: Path | None = None,
+                     exchange: Path | None = None) -> tuple[Path, dict[str, str]]:
+    """What the JupyterHub spawn hook does for one user; returns the server's root folder
+    and the environment to add.
+
+    A learner gets the same preparation as ``privacy-course start`` (student versions, own
+    sandbox, progress) in ``~/privacy-course``; an instructor's server opens on the classroom
+    (its ``nbgrader_config.py`` written, the instructor's own lines kept). Both get
+    ``~/.jupyter/nbgrader_config.py`` for the class: course id, exchange and, for learners,
+    their student id and where fetched assignments go."""
+    from grading.nbgrader_config import exchange_root, write_config_file
+
+    home = Path(home)
+    if role == "instructor":
+        if classroom is None:
+            raise CourseError("an instructor's server needs the classroom folder")
+        root = Path(classroom).resolve()
+        config = write_config_file(root, source)
+        lines = [f"load_subconfig({str(config)!r})  # noqa: F821"]
+    else:
+        root = (home / "privacy-course").resolve()
+        prepare_workspace(root, source)
+        (root / CLASS_FOLDER).mkdir(exist_ok=True)
+        lines = [
+            f"c.CourseDirectory.course_id = {COURSE_ID!r}",
+            f"c.CourseDirectory.student_id = {name!r}",
+            f"c.Exchange.assignment_dir = {str(root / CLASS_FOLDER)!r}",
+        ]
+        if exchange is not None:
+            lines.append(f"c.Exchange.root = {str(Path(exchange).resolve())!r}")
+    if role == "instructor" and exchange is not None:
+        lines.append(f"c.Exchange.root = {str(Path(exchange).resolve())!r}")
+    elif role == "instructor":
+        lines.append(f"c.Exchange.root = {str(exchange_root(root))!r}")
+    user_config = home / ".jupyter" / "nbgrader_config.py"
+    user_config.parent.mkdir(parents=True, exist_ok=True)
+    user_config.write_text("# Written at spawn by the course's JupyterHub (grading.workspace)\n"
+                           "c = get_config()  # noqa: F821\n" + "\n".join(lines) + "\n",
+                           encoding="utf-8")
+    return root, server_env(root, role, base={})
