@@ -134,3 +134,52 @@ def test_stopping_start_stops_jupyterlab_too(tmp_path):
             os.kill(child, 0)  # reaped: gone
     finally:
         parent.kill()
+
+
+def test_the_classroom_config_keeps_the_instructors_own_lines(tmp_path, monkeypatch):
+    """Every command rewrites our part of nbgrader_config.py, never the instructor's."""
+    from grading.nbgrader_config import KEEP_BELOW, make_config, write_config_file
+
+    monkeypatch.delenv("PRIVACY_COURSE_EXCHANGE", raising=False)
+    room = tmp_path / "room"
+    path = write_config_file(room, cell_timeout=60)
+    assert make_config(room).Exchange.root == str((room / "exchange").resolve())
+    path.write_text(path.read_text() + "c.Exchange.root = '/srv/shared/exchange'\n")
+    write_config_file(room, cell_timeout=30)  # a later command, other settings
+    text = path.read_text()
+    assert "c.Execute.timeout = 30" in text and "c.Execute.timeout = 60" not in text
+    assert text.split(KEEP_BELOW)[1] == "\nc.Exchange.root = '/srv/shared/exchange'\n"
+    assert make_config(room).Exchange.root == "/srv/shared/exchange"  # applies to our commands
+
+    path.write_text("c = get_config()\nc.Execute.timeout = 5\n")  # the instructor's own file
+    write_config_file(room)
+    assert path.read_text() == "c = get_config()\nc.Execute.timeout = 5\n"
+    assert make_config(room).Execute.timeout == 5
+
+
+def test_the_exchange_folder_is_configurable(tmp_path, monkeypatch):
+    from grading.nbgrader_config import make_config, write_config_file
+
+    monkeypatch.setenv("PRIVACY_COURSE_EXCHANGE", str(tmp_path / "shared"))
+    room = tmp_path / "room"
+    assert f"c.Exchange.root = {str(tmp_path / 'shared')!r}" in write_config_file(room).read_text()
+    assert make_config(room).Exchange.root == str(tmp_path / "shared")
+
+
+def test_a_hub_learner_gets_a_workspace_and_the_class_config(tmp_path, course):
+    from grading.workspace import prepare_hub_user
+
+    home = tmp_path / "home" / "alice"
+    root, env = prepare_hub_user("alice", home, "learner-in-class", source=course,
+                                 exchange=tmp_path / "exchange")
+    assert root == (home / "privacy-course").resolve() and (root / NOTEBOOK).exists()
+    assert env["SANDBOX_DB"] == str(root / "sandbox.db") and (root / "sandbox.db").exists()
+    assert "learner-in-class" in env["JUPYTER_CONFIG_PATH"].split(":")[0]
+    config = (home / ".jupyter" / "nbgrader_config.py").read_text()
+    assert "c.CourseDirectory.student_id = 'alice'" in config
+    assert f"c.Exchange.root = {str((tmp_path / 'exchange').resolve())!r}" in config
+    teacher_root, teacher_env = prepare_hub_user("teacher", tmp_path / "home" / "teacher",
+                                                 "instructor", source=course,
+                                                 classroom=tmp_path / "room")
+    assert teacher_root == (tmp_path / "room").resolve()
+    assert (teacher_root / "nbgrader_config.py").exists() and "SANDBOX_DB" not in teacher_env
