@@ -77,6 +77,23 @@ def start(workspace: Path | None, source: Path, no_browser: bool, prepare_only: 
 
 
 @main.command()
+@_classroom_options
+@click.option("--no-browser", is_flag=True, help="Start JupyterLab without opening a browser.")
+@click.option("--port", type=int, default=None, help="Port for JupyterLab (default: its own).")
+def instruct(classroom: Path, source: Path, no_browser: bool, port: int | None) -> None:
+    """Open JupyterLab on the classroom with the instructor's tools (formgrader and the rest
+    of nbgrader); learners' JupyterLab (`start`) does not show them."""
+    from grading.nbgrader_config import write_config_file
+    from grading.workspace import launch
+
+    room = _classroom(classroom, source)
+    write_config_file(room.root, room.source, room.cell_timeout)
+    click.echo(f"Starting the instructor's JupyterLab on {room.root} (stop it with Ctrl-C) ...")
+    raise SystemExit(launch(room.root, open_browser=not no_browser, port=port,
+                            role="instructor"))
+
+
+@main.command()
 @click.argument("assignment", required=False)
 @_classroom_options
 def release(assignment: str | None, classroom: Path, source: Path) -> None:
