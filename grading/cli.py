@@ -103,13 +103,43 @@ def release(assignment: str | None, classroom: Path, source: Path) -> None:
     click.echo(f"student versions: {room.root / 'release'}")
 
 
+class _Progress:
+    """A progress bar with an ETA on a terminal (stderr); one plain line per submission
+    otherwise."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._tty = click.get_text_stream("stderr").isatty()
+
+    def __call__(self, done: int, total: int, result) -> None:
+        elapsed = self._clock() - self._started
+        eta = elapsed / done * (total - done) if done else 0.0
+        if not self._tty:
+            click.echo(f"[{done}/{total}] {result.line()}", err=True)
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "-" * (width - filled)
+        click.echo(f"\r[{bar}] {done}/{total}  ETA {int(eta) // 60}:{int(eta) % 60:02d} ",
+                   err=True, nl=done == total)
+
+
 @main.command()
 @click.argument("assignment", required=False)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once (default: the machine's cores).")
+@click.option("--force", is_flag=True,
+              help="Grade every submission again, also those unchanged since last graded.")
 @_classroom_options
-def grade(assignment: str | None, classroom: Path, source: Path) -> None:
-    """Autograde every submission under submitted/ (of ASSIGNMENT, or all)."""
+def grade(assignment: str | None, jobs: int | None, force: bool, classroom: Path,
+          source: Path) -> None:
+    """Autograde every new or changed submission under submitted/ (of ASSIGNMENT, or all),
+    each in a private copy with its kernel sandboxed, JOBS at a time."""
     room = _classroom(classroom, source)
-    results = room.grade(assignment)
+    results = room.grade(assignment, jobs=jobs, force=force, progress=_Progress())
     for r in results:
         click.echo(r.line())
     for s in room.scores():

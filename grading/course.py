@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
+import json
 import logging
 import os
+import queue
 import re
+import shutil
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,11 @@ from grading.nbgrader_config import (
     write_config_file,
 )
 from grading.receipts import FORGED, UNCONFIRMED
+from sandbox_cms.cms import temporary_folder
 from sandbox_cms.errors import CourseError
+
+GRADING_STATE = "grading-state.json"
+"""Per submission, the digest of what was last graded (so unchanged ones are skipped)."""
 
 
 @dataclass(frozen=True)
@@ -139,20 +147,192 @@ class Classroom:
             _result("release", a, None, _safely(api.generate_assignment, a)) for a in chosen
         ]
 
-    def grade(self, assignment: str | None = None) -> list[StepResult]:
-        """Autograde every submission under submitted/ (nbgrader autograde restores the
-        test cells from the gradebook, so an edited test cell does not count)."""
+    def grade(self, assignment: str | None = None, jobs: int | None = None,
+              force: bool = False,
+              progress: Callable[[int, int, StepResult], None] | None = None,
+              ) -> list[StepResult]:
+        """Autograde the submissions under submitted/, ``jobs`` at a time (default: one per
+        core), each in a private copy with its kernel sandboxed (:mod:`grading.isolation`).
+
+        nbgrader autograde restores the test cells from the gradebook, so an edited test cell
+        does not count. Only new or changed submissions are graded unless ``force``; the
+        workers never touch the real gradebook: this process merges each result into it, so
+        a parallel run writes exactly what a sequential one does. A manual grade survives a
+        re-grade of an unchanged submission (not flagged as pending again). Every submission
+        is bounded in time (:meth:`submission_timeout`) and memory
+        (:data:`grading.isolation.MEMORY_MB`). ``progress(done, total, result)`` is called
+        after each submission."""
+        import concurrent.futures
+
         pairs = self.submissions(assignment)
         if not pairs:
             raise CourseError(f"no submissions under {self.root / 'submitted'}")
-        api = self._api()
-        results = []
+        self._api()  # the classroom's config file and folders
+        if not (self.root / "gradebook.db").exists():
+            raise CourseError(f"no gradebook in {self.root}: run `privacy-course release` first")
+        hidden_file = self.hidden_variants()
+        state = self._grading_state()
+        results: dict[tuple[str, str], StepResult] = {}
+        todo = []
         for a, s in pairs:
-            with hidden.available(self.hidden_variants()):
-                result = _result("grade", a, s, _safely(api.autograde, a, s))
-            notes = self.grade_notes(a, s) if result.ok else ""
-            results.append(StepResult("grade", a, s, True, notes) if notes else result)
-        return results
+            fingerprint = self._fingerprint(a, s)
+            if (not force and state.get(f"{a}/{s}") == fingerprint
+                    and (self.root / "autograded" / s / a).is_dir()):
+                results[(a, s)] = StepResult(
+                    "grade", a, s, True, "unchanged since last graded (--force grades it again)")
+            else:
+                todo.append((a, s, fingerprint))
+        done = len(results)
+        if progress:
+            for r in results.values():
+                progress(done, len(pairs), r)
+        from grading.isolation import Worker
+
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+        workers: queue.Queue = queue.Queue()
+        for _ in range(jobs):
+            workers.put(Worker())
+        with contextlib.ExitStack() as stack:
+            stack.callback(lambda: [workers.get().close() for _ in range(jobs)])
+            pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=jobs))
+            running = {pool.submit(self._run_worker, workers, a, s, hidden_file): (a, s, fp)
+                       for a, s, fp in todo}
+            for future in concurrent.futures.as_completed(running):
+                a, s, fingerprint = running[future]
+                workdir, stopped = future.result()
+                try:
+                    result = self._merge(workdir, a, s, stopped,
+                                         keep_manual=state.get(f"{a}/{s}") == fingerprint)
+                finally:
+                    shutil.rmtree(workdir, ignore_errors=True)
+                if result.ok:
+                    state[f"{a}/{s}"] = fingerprint
+                else:
+                    state.pop(f"{a}/{s}", None)
+                self._save_grading_state(state)
+                results[(a, s)] = result
+                done += 1
+                if progress:
+                    progress(done, len(pairs), result)
+        return [results[pair] for pair in pairs]
+
+    def submission_timeout(self, assignment: str) -> int:
+        """Seconds one submission may take: every code cell its cell timeout, plus start-up."""
+        import nbformat
+
+        cells = 0
+        for path in (self.source / assignment).glob("*.ipynb"):
+            with contextlib.suppress(OSError, ValueError):
+                cells += sum(c.cell_type == "code"
+                             for c in nbformat.read(path, as_version=4).cells)
+        return self.cell_timeout * max(cells, 1) + 120
+
+    def _run_worker(self, workers: queue.Queue, assignment: str, student: str,
+                    hidden_file: Path) -> tuple[Path, str]:
+        """Grade one submission in a worker process; its folder and why it was stopped."""
+        from grading import isolation
+
+        workdir = temporary_folder("grading-submission-")
+        env = isolation.prepare(workdir, root=self.root, source=self.source,
+                                assignment=assignment, student=student,
+                                hidden_file=hidden_file, hide=[DEFAULT_CLASSROOM, COURSE_DIR])
+        spec = workdir / "private" / "worker.json"
+        spec.write_text(json.dumps({
+            "workdir": str(workdir), "classroom": str(self.root), "source": str(self.source),
+            "assignment": assignment, "student": student, "cell_timeout": self.cell_timeout,
+            "env": env,
+        }), encoding="utf-8")
+        worker = workers.get()
+        try:
+            stopped = worker.grade(spec, self.submission_timeout(assignment))
+        finally:
+            workers.put(worker)
+        return workdir, stopped
+
+    def _merge(self, workdir: Path, assignment: str, student: str, stopped: str,
+               keep_manual: bool) -> StepResult:
+        """Copy one worker's result into the real classroom: its autograded notebooks and,
+        in the real gradebook, the submission's scores (written by this process only)."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        raw = {"success": False, "error": stopped or "the grading worker left no result"}
+        with contextlib.suppress(OSError, ValueError):
+            raw = json.loads((workdir / "private" / "result.json").read_text(encoding="utf-8"))
+        ok = bool(raw.get("success")) and not stopped
+        snapshot: dict[str, dict] = {}
+        timestamp = None
+        with quiet_nbgrader(), Gradebook(f"sqlite:///{workdir / 'private' / 'gradebook.db'}"
+                                         ) as copy, contextlib.suppress(MissingEntry):
+            submission = copy.find_submission(assignment, student)
+            timestamp = submission.timestamp
+            for nb in submission.notebooks:
+                snapshot[nb.name] = {
+                    "late": nb.late_submission_penalty,
+                    "grades": {g.name: (g.auto_score, g.needs_manual_grade)
+                               for g in nb.grades},
+                    "comments": {c.name: c.auto_comment for c in nb.comments},
+                }
+        dest = self.root / "autograded" / student / assignment
+        shutil.rmtree(dest, ignore_errors=True)
+        produced = workdir / "root" / "autograded" / student / assignment
+        if ok and any(produced.glob("*.ipynb")):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(produced, dest, symlinks=True)
+        with quiet_nbgrader(), Gradebook(self.gradebook_url) as gradebook:
+            gradebook.update_or_create_student(student)
+            submission = (gradebook.update_or_create_submission(assignment, student,
+                                                                timestamp=timestamp)
+                          if timestamp else
+                          gradebook.update_or_create_submission(assignment, student))
+            for nb in submission.notebooks:
+                mine = snapshot.get(nb.name) if ok else None
+                if mine:
+                    nb.late_submission_penalty = mine["late"]
+                for grade in nb.grades:
+                    if mine:
+                        auto, flagged = mine["grades"].get(grade.name, (0.0, False))
+                    elif grade.cell.cell_type == "code":  # not graded: no automatic point
+                        auto, flagged = 0.0, False
+                    else:  # a written answer stays for the grader
+                        auto, flagged = None, True
+                    grade.auto_score = auto
+                    if not (keep_manual and grade.manual_score is not None):
+                        grade.needs_manual_grade = flagged
+                for comment in nb.comments:
+                    if mine:
+                        comment.auto_comment = mine["comments"].get(comment.name)
+            gradebook.db.commit()
+        if not ok:
+            error = stopped or _one_line(raw)
+            if "exists in the database" in error:
+                error += " (run `privacy-course release` first)"
+            return StepResult("grade", assignment, student, False,
+                              f"{error}; every test cell scored 0")
+        notes = self.grade_notes(assignment, student)
+        return StepResult("grade", assignment, student, True, notes)
+
+    def _fingerprint(self, assignment: str, student: str) -> str:
+        """A digest of a submission's files and of the assignment's sources."""
+        digest = hashlib.sha256()
+        for folder in (self.root / "submitted" / student / assignment, self.source / assignment):
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                digest.update(str(path.relative_to(folder)).encode() + b"\0")
+                with contextlib.suppress(OSError):
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
+
+    def _grading_state(self) -> dict[str, str]:
+        with contextlib.suppress(OSError, ValueError):
+            state = json.loads((self.root / GRADING_STATE).read_text(encoding="utf-8"))
+            if isinstance(state, dict):
+                return {str(k): str(v) for k, v in state.items()}
+        return {}
+
+    def _save_grading_state(self, state: dict[str, str]) -> None:
+        path = self.root / GRADING_STATE
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        partial.replace(path)
 
     def hidden_variants(self) -> Path:
         """The class's hidden-variant parameters (drawn now for exercises that have none)."""
@@ -185,6 +365,12 @@ class Classroom:
                 if cells:
                     notes.append(f"{path.name}: {note}, scored 0: {', '.join(cells)} (see its "
                                  "feedback)")
+            errors = [f"{c.metadata.get('nbgrader', {}).get('grade_id') or f'cell {i + 1}'}: "
+                      f"{o.get('ename', 'error')}"
+                      for i, c in enumerate(graded.cells) if c.cell_type == "code"
+                      for o in c.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:
+                notes.append(f"{path.name}: errors: {', '.join(errors)}")
         return "; ".join(notes)
 
     def feedback(self, assignment: str | None = None) -> list[StepResult]:

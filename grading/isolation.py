@@ -1,0 +1,342 @@
+"""Grading one submission in a private copy, its kernel in a sandbox of its own.
+
+``privacy-course grade`` grades each submission in a *worker*: a separate process running
+nbgrader's autograde for that one submission in a temporary course root (``W``) that holds
+only that learner's submission and a copy of the gradebook; the course sources are read
+from their real place by the worker (a trusted process), never by the kernel. The parent
+(:mod:`grading.course`) merges the worker's scores into the real gradebook; workers never
+write it. Layout of ``W``::
+
+    root/submitted/<student>/<assignment>/  the submission (a copy)
+    root/autograded/<student>/<assignment>/ the kernel's working folder (read-write)
+    private/gradebook.db, result.json       the worker's; hidden from the kernel
+    hidden/hidden-variants.toml             only this assignment's seeds (read-only)
+    kernel/{home,tmp,runtime,cache}         the kernel's own (read-write)
+    grader-tmp/                             the worker's temp folder (receipts; read-write)
+    jupyter/kernels/python3/kernel.json     launches the kernel through :func:`launch_kernel`
+
+The kernel is started by this file run as a script (stdlib only, so it starts fast): it
+sets ``RLIMIT_AS`` and ``RLIMIT_CORE``, then runs the kernel under bubblewrap (``bwrap``)
+when it works here: everything read-only, ``/tmp``, the classroom, the course sources and
+the instructor's cache replaced by empty folders, only the folders above marked read-write
+bound in, own PID, IPC and UTS namespaces (it cannot signal the grader), killed with its
+parent. Without bubblewrap the kernel still runs in the private copy with the limits, but
+as the instructor's user: see docs/threat-model.md ("Grading isolation").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+MEMORY_MB = 2048
+"""Address space one grading kernel may use (``RLIMIT_AS``), in MiB."""
+
+BWRAP_ENV = "PRIVACY_COURSE_BWRAP"
+"""Set to ``0`` to grade without bubblewrap even where it works (the benchmark's baseline)."""
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    """Whether ``bwrap`` is installed and can make a sandbox here (user namespaces, or root)."""
+    if os.environ.get(BWRAP_ENV) == "0":
+        return False
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return False
+    try:
+        done = subprocess.run([exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                               "--unshare-pid", "--die-with-parent", "true"],
+                              capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def sandbox_command(command: list[str], *, writable: list[str], readonly: list,
+                    hidden: list[str], keep: list[str], cwd: str,
+                    env: dict[str, str]) -> list[str]:
+    """The bubblewrap command line that runs ``command`` with only ``writable`` writable and
+    ``hidden`` replaced by empty folders (a hidden folder holding one of ``keep`` — the
+    Python installation, the code — is left visible); ``readonly`` holds paths or
+    ``[source, target]`` pairs bound read-only."""
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+            "--new-session"]
+    masked: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in hidden}, key=len):
+        if os.path.isdir(path) and not any(_inside(path, m) for m in masked):
+            args += _mask(path, keep, masked)
+    for path in writable:
+        args += ["--bind", path, path]
+    for pair in readonly:  # after the writable folders: a read-only file may sit inside one
+        source, target = pair if isinstance(pair, (list, tuple)) else (pair, pair)
+        args += ["--ro-bind", source, target]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    # ipykernel would watch a parent it cannot see from its own PID namespace and stop at
+    # once; --die-with-parent stops it with the grader instead
+    args += ["--unsetenv", "JPY_PARENT_PID"]
+    return [*args, "--chdir", cwd, "--", *command]
+
+
+def _mask(path: str, keep: list[str], masked: list[str]) -> list[str]:
+    """Arguments that empty ``path``; a folder holding a kept path (the Python under the
+    instructor's home) is emptied around it: its other entries, level by level."""
+    if not any(_inside(k, path) for k in keep):
+        masked.append(path)
+        return ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
+    args: list[str] = []
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError:
+        return args
+    for entry in entries:
+        if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
+            continue
+        args += _mask(entry.path, keep, masked)
+    return args
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def limit_memory(megabytes: int) -> None:
+    """Bound this process (and what it starts) to ``megabytes`` of address space, no core."""
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def launch_kernel(spec_path: str, command: list[str]) -> None:
+    """Run as the kernel: limits, then the kernel command (in the sandbox when it works)."""
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    limit_memory(int(spec["memory_mb"]))
+    if spec["bwrap"]:
+        command = sandbox_command(command, writable=spec["writable"],
+                                  readonly=spec["readonly"], hidden=spec["hidden"],
+                                  keep=spec["keep"], cwd=os.getcwd(), env=spec["env"])
+    else:
+        os.environ.update(spec["env"])
+    os.execvp(command[0], command)
+
+
+# --- the worker: one submission ---------------------------------------------------------
+
+
+def prepare(workdir: Path, *, root: Path, source: Path, assignment: str, student: str,
+            hidden_file: Path, memory_mb: int = MEMORY_MB, hide: list[Path] | None = None,
+            use_bwrap: bool | None = None) -> dict[str, str]:
+    """Lay out ``workdir`` for one submission (copy, gradebook copy, hidden subset, kernel
+    spec) and return the environment the worker runs with."""
+    import sqlite3
+
+    workdir = Path(workdir).resolve()
+    for sub in ("root", "private", "hidden", "kernel/home", "kernel/tmp", "kernel/runtime",
+                "kernel/cache", "grader-tmp", "jupyter/kernels/python3",
+                f"root/autograded/{student}/{assignment}"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copytree(root / "submitted" / student / assignment,
+                    workdir / "root" / "submitted" / student / assignment, symlinks=True)
+    with sqlite3.connect(root / "gradebook.db") as real, \
+            sqlite3.connect(workdir / "private" / "gradebook.db") as copy:
+        real.backup(copy)
+    real.close()
+    copy.close()
+    (workdir / "hidden" / hidden_file.name).write_text(
+        _hidden_subset(hidden_file, source / assignment), encoding="utf-8")
+
+    kernel = workdir / "kernel"
+    cache = _real_cache()
+    readonly: list = [str(workdir / "hidden")]
+    if cache.is_dir():  # the instructor's built sandboxes, read-only, one by one
+        for template in sorted(cache.glob("*.db")):
+            target = kernel / "cache" / template.name
+            target.touch()
+            readonly.append([str(template), str(target)])
+    use_bwrap = bwrap_works() if use_bwrap is None else use_bwrap
+    repo = Path(__file__).resolve().parent.parent
+    spec = {
+        "memory_mb": memory_mb,
+        "bwrap": use_bwrap,
+        "writable": [str(kernel), str(workdir / "grader-tmp"),
+                     str(workdir / "root" / "autograded" / student / assignment)],
+        "readonly": readonly,
+        "hidden": [str(p) for p in [root, source, *(hide or []), Path.home(), cache,
+                                    "/tmp", "/var/tmp", "/dev/shm", workdir]],
+        "keep": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix,
+                                                      sys.executable, repo)}),
+        "env": {"HOME": str(kernel / "home"), "TMPDIR": str(kernel / "tmp"),
+                "PRIVACY_COURSE_CACHE": str(kernel / "cache"),
+                "IPYTHONDIR": str(kernel / "home" / ".ipython"),
+                "MPLCONFIGDIR": str(kernel / "home" / ".mpl")},
+    }
+    spec_path = workdir / "jupyter" / "kernel-spec.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    argv = [sys.executable, "-I", str(Path(__file__).resolve()), "kernel", str(spec_path),
+            "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (workdir / "jupyter" / "kernels" / "python3" / "kernel.json").write_text(json.dumps(
+        # an interrupt (a cell's timeout) as a message: a signal would reach bwrap, not it
+        {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
+         "interrupt_mode": "message"}),
+        encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+    env.update({
+        "JUPYTER_PATH": str(workdir / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(kernel / "runtime"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "TMPDIR": str(workdir / "grader-tmp"),
+        "PRIVACY_COURSE_HIDDEN_VARIANTS": str(workdir / "hidden" / hidden_file.name),
+    })
+    return env
+
+
+def _real_cache() -> Path:
+    from sandbox_cms.build import cache_dir
+
+    return cache_dir().resolve()
+
+
+def _hidden_subset(hidden_file: Path, assignment_source: Path) -> str:
+    """The parameters of the exercises this assignment's notebooks name, as TOML."""
+    from grading import hidden
+
+    text = "".join(p.read_text(encoding="utf-8", errors="replace")
+                   for p in sorted(assignment_source.glob("*.ipynb")))
+    every = hidden.load(hidden_file)
+    named = {e: v for e, v in every.items() if f'\\"{e}\\"' in text or f"'{e}'" in text}
+    lines = []
+    for exercise_id in sorted(named):
+        lines += [f'[exercises."{exercise_id}"]', f"seed = {int(named[exercise_id]['seed'])}", ""]
+    return "\n".join(lines) or "[exercises]\n"
+
+
+def run_worker(spec_path: Path) -> None:
+    """The worker's body: nbgrader autograde of one submission in its course root, with the
+    environment :func:`prepare` chose (written into the spec)."""
+    import logging
+    import tempfile
+    import warnings
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    workdir = Path(spec["workdir"])
+    os.environ.clear()
+    os.environ.update(spec["env"])
+    tempfile.tempdir = None  # TMPDIR changed: the receipts folder goes into this copy
+    os.chdir(workdir)
+    result: dict[str, object]
+    try:
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        from grading.nbgrader_config import make_config
+
+        # the real classroom's settings (the instructor's own lines too), this copy's folders
+        config = make_config(Path(spec["classroom"]), Path(spec["source"]), spec["cell_timeout"])
+        config.CourseDirectory.root = str(workdir / "root")
+        config.CourseDirectory.db_url = f"sqlite:///{workdir / 'private' / 'gradebook.db'}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+            api.log.setLevel(logging.WARNING)
+            result = dict(api.autograde(spec["assignment"], spec["student"]))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised
+        result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+    (workdir / "private" / "result.json").write_text(
+        json.dumps({k: v for k, v in result.items() if isinstance(v, (str, bool, int))}),
+        encoding="utf-8")
+
+
+def serve() -> None:
+    """A long-lived worker: one spec path per line on stdin, ``done`` on stdout after each
+    (nbgrader and the course are imported once, not once per submission)."""
+    import nbgrader.apps  # noqa: F401 - the slow imports, before the first submission
+
+    import grading.preprocessors  # noqa: F401
+
+    # the answers go to a private copy of stdout; what this process starts (the kernels)
+    # inherits /dev/null, so learner code cannot write an answer
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    home = os.getcwd()
+    for line in sys.stdin:
+        if line.strip():
+            run_worker(Path(line.strip()))
+            os.chdir(home)
+            answers.write("done\n")
+            answers.flush()
+
+
+class Worker:
+    """The parent's handle on one :func:`serve` process; started on first use, killed and
+    started again when a submission outlives its time limit."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+
+    def grade(self, spec_path: Path, timeout: float) -> str:
+        """Grade the submission of ``spec_path``; ``""``, or why it was stopped."""
+        import threading
+
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "grading.isolation", "serve"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True, start_new_session=True, cwd=tempfile_dir())
+        process = self._process
+        timer = threading.Timer(timeout, self._kill)
+        timer.start()
+        try:
+            process.stdin.write(f"{spec_path}\n")
+            process.stdin.flush()
+            answer = process.stdout.readline()
+        except (OSError, ValueError):
+            answer = ""
+        finally:
+            timer.cancel()
+        if answer.strip() == "done":
+            return ""
+        killed = self._process is None
+        self._kill()
+        if killed:
+            return f"stopped after {timeout:g} s (the submission's time limit)"
+        return f"the grading worker ended unexpectedly (status {process.poll()})"
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the worker and any kernel it left
+        process.wait()
+        for stream in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                stream and stream.close()
+
+    def close(self) -> None:
+        self._kill()
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "kernel":  # kernel.json: ... isolation.py kernel <spec> -- <command>
+        launch_kernel(sys.argv[2], sys.argv[4:])
+    elif sys.argv[1] == "worker":
+        run_worker(Path(sys.argv[2]))
+    elif sys.argv[1] == "serve":
+        serve()
