@@ -15,6 +15,7 @@ course: $(COURSE_STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-bubblewrap.sh
 	bash scripts/ensure-jupyterhub.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest

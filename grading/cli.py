@@ -172,6 +172,20 @@ def export(dest: Path | None, classroom: Path, source: Path) -> None:
 
 
 @main.command()
+@click.option("--to", "dest", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write report.html and report.csv to (default: report/ in the "
+                   "classroom folder).")
+@_classroom_options
+def report(dest: Path | None, classroom: Path, source: Path) -> None:
+    """Write the class report: principles broken per exercise and learner (HTML and CSV)."""
+    from grading.report import write_report
+
+    page, table = write_report(_classroom(classroom, source), dest)
+    click.echo(str(page))
+    click.echo(str(table))
+
+
+@main.command()
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Your course folder (default: $PRIVACY_COURSE_PROGRESS or workspace/).")
 def progress(workspace: Path | None) -> None:

@@ -36,6 +36,11 @@ from grading.receipts import FORGED, UNCONFIRMED
 from sandbox_cms.cms import temporary_folder
 from sandbox_cms.errors import CourseError
 
+EXPORT_FIELDS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+                 "email", "status", "raw_score", "late_submission_penalty", "score",
+                 "max_score")
+"""The columns of ``privacy-course export``: nbgrader's, plus ``status``."""
+
 GRADING_STATE = "grading-state.json"
 """Per submission, the digest of what was last graded (so unchanged ones are skipped)."""
 
@@ -389,16 +394,35 @@ class Classroom:
         return results
 
     def export(self, dest: Path | None = None) -> Path:
-        """Write the gradebook's grades as CSV (nbgrader's CSV export) and return its path."""
-        from nbgrader.api import Gradebook
-        from nbgrader.plugins.export import CsvExportPlugin
+        """Write every grade as CSV and return its path: nbgrader's columns (its CSV export)
+        plus ``status``; a learner who handed nothing in is ``not submitted`` with empty
+        scores, never 0.0 (nbgrader's own export cannot tell the two apart)."""
+        from nbgrader.api import Gradebook, MissingEntry
 
         if not (self.root / "gradebook.db").exists():
             raise CourseError(f"no gradebook in {self.root}: release and grade first")
         dest = Path(dest) if dest else self.root / "grades.csv"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with quiet_nbgrader(), Gradebook(self.gradebook_url) as gradebook:
-            CsvExportPlugin(to=str(dest)).export(gradebook)
+        with quiet_nbgrader(), Gradebook(self.gradebook_url) as gradebook, \
+                open(dest, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(EXPORT_FIELDS)
+            for a in gradebook.assignments:
+                for student in gradebook.students:
+                    row = {"assignment": a.name, "duedate": a.duedate or "",
+                           "student_id": student.id, "last_name": student.last_name or "",
+                           "first_name": student.first_name or "",
+                           "email": student.email or "", "max_score": f"{a.max_score:g}",
+                           "status": "not submitted", "timestamp": "", "raw_score": "",
+                           "late_submission_penalty": "", "score": ""}
+                    with contextlib.suppress(MissingEntry):
+                        s = gradebook.find_submission(a.name, student.id)
+                        penalty = s.late_submission_penalty or 0.0
+                        row.update(status="submitted", timestamp=s.timestamp or "",
+                                   raw_score=f"{s.score:g}",
+                                   late_submission_penalty=f"{penalty:g}",
+                                   score=f"{max(0.0, s.score - penalty):g}")
+                    out.writerow([row[k] for k in EXPORT_FIELDS])
         return dest
 
     # --- reading the gradebook -------------------------------------------------------
