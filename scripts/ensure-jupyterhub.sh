@@ -5,12 +5,11 @@
 # Needs node and npm (Debian: apt-get install nodejs npm); fetches only from the npm registry.
 set -euo pipefail
 
-VERSION="5.3.0"
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 PREFIX="${CHP_PREFIX:-$HERE/.venv/node}"
 CHP="$PREFIX/node_modules/.bin/configurable-http-proxy"
 
-if [ -x "$CHP" ] && "$CHP" --version 2>/dev/null | grep -qx "$VERSION"; then
+if [ -x "$CHP" ] && "$CHP" --version >/dev/null 2>&1; then
     exit 0
 fi
 
@@ -27,6 +26,10 @@ if ! command -v npm >/dev/null 2>&1; then
     fi
 fi
 
+# 5.3.0 needs Node.js 20 or newer; Debian 12's Node.js 18 gets the 4.6 line (JupyterHub 6
+# works with both).
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$NODE_MAJOR" -ge 20 ]; then VERSION="5.3.0"; else VERSION="4.6.3"; fi
 echo "ensure-jupyterhub: installing configurable-http-proxy $VERSION into $PREFIX" >&2
 mkdir -p "$PREFIX"
 npm install --prefix "$PREFIX" --no-audit --no-fund --silent "configurable-http-proxy@$VERSION"
