@@ -127,12 +127,22 @@ def pre_spawn_hook(spawner) -> None:
     name = spawner.user.name
     role = "instructor" if name in INSTRUCTORS else "learner-in-class"
     home = _home(spawner)
-    home.mkdir(parents=True, exist_ok=True)
-    root, env = prepare_hub_user(name, home, role, source=SOURCE, classroom=CLASSROOM,
-                                 exchange=EXCHANGE)
-    if SPAWNER != "simple" and os.geteuid() == 0 and role != "instructor":
-        _give_to(root, name)
-        _give_to(home / ".jupyter", name)
+    real_user = SPAWNER != "simple" and os.geteuid() == 0
+    run_as = None
+    if real_user:  # learners' files are written by a process running as the learner
+        import pwd
+
+        entry = pwd.getpwnam(name)
+        run_as = (entry.pw_uid, entry.pw_gid)
+    else:
+        home.mkdir(parents=True, exist_ok=True)
+    root, env = prepare_hub_user(
+        name, home, role, source=SOURCE, classroom=CLASSROOM, exchange=EXCHANGE,
+        run_as=run_as if role != "instructor" else None,
+        # one OS user for all (tests): nbgrader cannot tell learners apart by their account
+        set_student_id=not real_user)
+    if real_user and role == "instructor":
+        _give_to(home / ".jupyter", name)  # written by the hub; instructors are trusted
     spawner.notebook_dir = str(root)
     spawner.environment = {**spawner.environment, **env}
     if SPAWNER == "simple" and os.geteuid() == 0 and "--allow-root" not in spawner.args:

@@ -183,3 +183,23 @@ def test_a_hub_learner_gets_a_workspace_and_the_class_config(tmp_path, course):
                                                  classroom=tmp_path / "room")
     assert teacher_root == (tmp_path / "room").resolve()
     assert (teacher_root / "nbgrader_config.py").exists() and "SANDBOX_DB" not in teacher_env
+
+
+def test_a_hub_learner_prepared_as_another_process_never_needs_the_sources(tmp_path, course):
+    """run_as: the hub generates the student versions; the learner's process (here: this
+    user, as a separate process) writes the workspace from them, never reading the sources."""
+    import os
+
+    from grading.workspace import prepare_hub_user
+
+    home = tmp_path / "home" / "bob"
+    home.mkdir(parents=True)
+    root, env = prepare_hub_user("bob", home, "learner-in-class", source=course,
+                                 exchange=tmp_path / "exchange",
+                                 run_as=(os.getuid(), os.getgid()), set_student_id=False)
+    text = (root / NOTEBOOK).read_text()
+    assert "raise NotImplementedError()" in text and "HIDDEN TESTS" not in text
+    assert (root / "sandbox.db").stat().st_size > 0 and (root / "class").is_dir()
+    config = (home / ".jupyter" / "nbgrader_config.py").read_text()
+    assert "student_id" not in config and "c.Exchange.assignment_dir" in config
+    assert not [p for p in root.rglob("gradebook.db")]
