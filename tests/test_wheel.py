@@ -109,3 +109,21 @@ def test_a_learner_workspace_and_a_self_check_run_from_the_wheel(installed, tmp_
     ''')
     out = _run(installed, tmp_path, str(installed / "python"), "-c", script)
     assert out.split() == ["True", "False", "synthetic_only"], out
+
+
+def test_a_learner_install_carries_no_dev_or_browser_tools(tmp_path):
+    """`make course` installs the course alone; only `make test` adds [dev] (Playwright...)."""
+    venv = f"VENV={tmp_path / 'venv'}"
+    course = subprocess.run(["make", "-n", "-C", str(REPO), "course", venv], capture_output=True,
+                            text=True, check=True).stdout
+    test = subprocess.run(["make", "-n", "-C", str(REPO), "test", venv], capture_output=True,
+                          text=True, check=True).stdout
+    assert "pip install --quiet -e .\n" in course and "[dev]" not in course
+    assert "pip install --quiet -e '.[dev]'" in test
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"]).lower()
+    for tool in ("playwright", "pytest", "ruff", "jupyterhub"):
+        assert tool not in runtime
+        assert any(tool in d for d in project["optional-dependencies"]["dev"])
