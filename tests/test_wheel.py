@@ -127,3 +127,17 @@ def test_a_learner_install_carries_no_dev_or_browser_tools(tmp_path):
     for tool in ("playwright", "pytest", "ruff", "jupyterhub"):
         assert tool not in runtime
         assert any(tool in d for d in project["optional-dependencies"]["dev"])
+
+
+def test_every_data_file_of_the_packages_is_in_the_wheel(installed):
+    """Templates, static files, role configs: what the packages read at run time."""
+    site_packages = next((installed.parent / "lib").glob("python*/site-packages"))
+    missing = [
+        str(path.relative_to(REPO))
+        for package in ("grading", "sandbox_cms")
+        for path in (REPO / package).rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc")
+        and "__pycache__" not in path.parts
+        and not (site_packages / path.relative_to(REPO)).exists()
+    ]
+    assert not missing
