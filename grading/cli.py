@@ -33,7 +33,7 @@ def _classroom_options(fn):
     return click.option(
         "--classroom", type=click.Path(file_okay=False, path_type=Path),
         default=lambda: os.environ.get(CLASSROOM_ENV, str(DEFAULT_CLASSROOM)),
-        show_default="classroom/",
+        show_default="classroom/ (~/privacy-course-classroom from a wheel)",
         help="nbgrader working folder (release/, submitted/, gradebook.db); outside git.",
     )(fn)
 
@@ -54,7 +54,8 @@ def _report(results) -> None:
 
 @main.command()
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Your personal course folder (default: workspace/ in the course repo).")
+              help="Your personal course folder (default: workspace/ in the course repo; "
+                   "~/privacy-course when installed from a wheel).")
 @click.option("--course", "source", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get(SOURCE_ENV, str(COURSE_DIR)), show_default="course/",
               help="Folder with the course sources.")
