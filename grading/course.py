@@ -33,6 +33,7 @@ from grading.nbgrader_config import (
     write_config_file,
 )
 from grading.receipts import FORGED, UNCONFIRMED
+from grading.rubric import add_rubrics
 from sandbox_cms.cms import temporary_folder
 from sandbox_cms.errors import CourseError
 
@@ -283,6 +284,10 @@ class Classroom:
         if ok and any(produced.glob("*.ipynb")):
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(produced, dest, symlinks=True)
+            for notebook in dest.glob("*.ipynb"):  # for the formgrader; not in feedback
+                if (self.source / assignment / notebook.name).is_file():
+                    with contextlib.suppress(OSError, ValueError):
+                        add_rubrics(notebook, self.source / assignment / notebook.name)
         with quiet_nbgrader(), Gradebook(self.gradebook_url) as gradebook:
             gradebook.update_or_create_student(student)
             submission = (gradebook.update_or_create_submission(assignment, student,

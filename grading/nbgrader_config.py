@@ -37,10 +37,27 @@ EXCHANGE_ENV = "PRIVACY_COURSE_EXCHANGE"
 HEADER = "# Written by `privacy-course`; edit grading/nbgrader_config.py instead."
 KEEP_BELOW = "# --- Your own settings below this line are kept (and win over the lines above). ---"
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""nbconvert templates of the course (``base/mathjax.html.j2``: nothing from a CDN)."""
+
+
+
+def _nbgrader_templates() -> str:
+    """nbgrader's formgrader and feedback templates (what nbgrader itself adds)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nbgrader")
+    package = Path(spec.origin).parent if spec and spec.origin else Path("nbgrader")
+    return str(package / "server_extensions" / "formgrader" / "templates")
+
+
 CELL_TIMEOUT = 60
 """Seconds one cell may run during autograding (``c.Execute.timeout``, the key that works)."""
 
 FEEDBACK_PREPROCESSORS = (
+    # the rubric and model answer put beside each written answer for the formgrader
+    # (grading.rubric) never reach a learner
+    "grading.rubric.DropRubrics",
     "nbgrader.preprocessors.GetGrades",
     # Autograding restores hidden tests into the test cells; strip them again (source and
     # tracebacks), and cut every test cell's error to its message, before the notebook is
@@ -82,6 +99,9 @@ def settings(root: Path, source: Path = COURSE_DIR,
         "Exchange": {"root": str(exchange_root(root))},
         "Execute": {"timeout": cell_timeout, "interrupt_on_timeout": True},
         "GenerateFeedback": {"preprocessors": list(FEEDBACK_PREPROCESSORS)},
+        # the formgrader's and feedback's pages load no MathJax from a CDN (offline): our
+        # base/mathjax.html.j2 is found before nbconvert's; nbgrader's own templates next
+        "HTMLExporter": {"extra_template_basedirs": [str(TEMPLATES), _nbgrader_templates()]},
         "Autograde": {"autograde_preprocessors": list(AUTOGRADE_PREPROCESSORS)},
         "ClearSolutions": {
             "code_stub": {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -198,6 +198,7 @@ def test_feedback_leaves_out_hidden_tests(graded):
     assert "Consent (art. 6(1)(a) and 7 GDPR)" in html
     assert "BEGIN HIDDEN TESTS" not in html
     assert "variant=&quot;hidden&quot;" not in html and 'variant="hidden"' not in html
+    assert "cdnjs" not in html  # nothing loaded from the internet: it opens offline
 
 
 def test_the_default_cell_timeout_is_a_minute(tmp_path):
