@@ -1,0 +1,207 @@
+"""Isolated, parallel grading: the same class graded sequentially and with ``--jobs 2``.
+
+One set of submissions of the fixture assignment ``tests/fixtures/course/00-warmup``
+(correct, partly wrong, empty, wrong, and hostile ones) is graded in two classrooms that
+share the class's hidden-variant parameters: once with one worker, once with two. Scores,
+every cell's score and every cell's error must be the same; each hostile submission is
+scored with a reason; no submission changes another, nor the gradebook, nor the sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading.course import Classroom
+from grading.hidden import HIDDEN_FILE
+from grading.isolation import bwrap_works
+from grading.selfcheck import PROGRESS_ENV
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COURSE = FIXTURES / "course"
+HOSTILE = FIXTURES / "notebooks"
+ASSIGNMENT = "00-warmup"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+SOURCE = (COURSE / ASSIGNMENT / NOTEBOOK).resolve()
+TIMEOUT = 10
+
+pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
+
+CORRECT = (HOSTILE / "correct.py").read_text()
+
+
+def _hostile(root: Path) -> dict[str, str | None]:
+    """Solution cells by student (None: the student version untouched)."""
+    alice_nb = root / "submitted" / "alice" / ASSIGNMENT / NOTEBOOK
+    return {
+        "alice": CORRECT,
+        "bob": None,
+        "carol": (HOSTILE / "mail_everyone.py").read_text(),
+        "ivan": (HOSTILE / "endless_loop.py").read_text(),
+        "hog": CORRECT + "\nhoard = []\nwhile True:\n    hoard.append(bytearray(256 * 2**20))\n",
+        "killer": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+        "wiper": CORRECT.replace(
+            "    return ids", "    import os\n    os.unlink(cms.path)\n    return ids"),
+        "vandal": CORRECT + (
+            "\nimport glob, os\n"
+            f"for path in [{str(alice_nb)!r}, *glob.glob('../../*/*/*.ipynb'),\n"
+            "             *glob.glob('../../../submitted/*/*/*.ipynb')]:\n"
+            "    try:\n"
+            "        open(path, 'w').write('{}')\n"
+            "    except OSError as exc:\n"
+            "        print('refused', type(exc).__name__)\n"),
+        "snoop": CORRECT + f"\nprint(open({str(SOURCE)!r}).read())\n",
+    }
+
+
+def _cells(nb) -> dict:
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+
+
+def _submit(room: Classroom, student: str, solution: str | None) -> Path:
+    nb = nbformat.read(room.root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    if solution is not None:
+        _cells(nb)["send_newsletter"].source = solution
+    dest = room.root / "submitted" / student / ASSIGNMENT
+    dest.mkdir(parents=True)
+    nbformat.write(nb, dest / NOTEBOOK)
+    return dest / NOTEBOOK
+
+
+def _class(root: Path, hidden_from: Path | None) -> Classroom:
+    room = Classroom(root, COURSE, cell_timeout=TIMEOUT)
+    if hidden_from is not None:  # the same class: the same hidden-variant parameters
+        shutil.copy(hidden_from / HIDDEN_FILE, root / HIDDEN_FILE)
+    assert [r.ok for r in room.release()] == [True]
+    for student, solution in _hostile(root).items():
+        _submit(room, student, solution)
+    # partly right: the correct answer with its hidden test cell deleted (1 of 2 points)
+    partly = _submit(room, "pat", CORRECT)
+    nb = nbformat.read(partly, as_version=4)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                != "test_hidden"]
+    nbformat.write(nb, partly)
+    # the test cells edited to pass whatever the answer
+    dave = _submit(room, "dave", (HOSTILE / "mail_everyone.py").read_text())
+    nb = nbformat.read(dave, as_version=4)
+    for grade_id in ("test_visible", "test_hidden"):
+        _cells(nb)[grade_id].source = "assert True"
+    nbformat.write(nb, dave)
+    return room
+
+
+def _digests(room: Classroom) -> dict[str, str]:
+    return {str(p.relative_to(room.root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((room.root / "submitted").rglob("*")) if p.is_file()}
+
+
+def _errors(room: Classroom, student: str) -> dict[str, list[str]]:
+    path = room.root / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    if not path.exists():  # the worker failed (a dead kernel): nothing autograded
+        return {}
+    nb = nbformat.read(path, as_version=4)
+    return {k: [o.get("ename", "") for o in c.get("outputs", []) if o.output_type == "error"]
+            for k, c in _cells(nb).items() if c.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.delenv(PROGRESS_ENV, raising=False)
+    source_before = hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+    rooms, results, before = {}, {}, {}
+    first = None
+    for jobs in (1, 2):
+        room = _class(tmp_path_factory.mktemp(f"jobs{jobs}"), first)
+        first = first or room.root
+        before[jobs] = _digests(room)
+        results[jobs] = {r.student: r for r in room.grade(jobs=jobs)}
+        rooms[jobs] = room
+    yield rooms, results, before, source_before
+    mp.undo()
+
+
+def test_sequential_and_parallel_give_the_same_grades(graded):
+    rooms, _, _, _ = graded
+    one, two = rooms[1], rooms[2]
+    scores = {s.student: (s.score, s.max_score) for s in one.scores()}
+    assert scores == {s.student: (s.score, s.max_score) for s in two.scores()}
+    for student in scores:
+        assert one.cell_scores(ASSIGNMENT, student) == two.cell_scores(ASSIGNMENT, student)
+        assert _errors(one, student) == _errors(two, student), student
+    assert scores["alice"] == (2.0, 2.0)
+    assert scores["pat"] == (1.0, 2.0)
+    assert scores["wiper"][0] < 2.0  # its sandbox went during the test
+    for student in ("bob", "carol", "dave", "ivan", "hog", "killer"):
+        assert scores[student] == (0.0, 2.0), student
+
+
+def test_every_hostile_submission_is_scored_with_a_reason(graded):
+    rooms, results, _, _ = graded
+    for jobs in (1, 2):
+        lines = {s: r.line() for s, r in results[jobs].items()}
+        print("\n".join(lines.values()))
+        assert lines["alice"] == "ok     grade 00-warmup / alice"
+        assert "CellTimeoutError" in lines["ivan"] or "Timeout" in lines["ivan"]
+        assert "MemoryError" in lines["hog"] or "Dead" in lines["hog"], lines["hog"]
+        assert "Dead" in lines["killer"] or "died" in lines["killer"], lines["killer"]
+        assert "test cells deleted, scored 0: test_hidden" in lines["pat"]
+        assert "test_visible: PrincipleViolation" in lines["dave"]
+        assert "wiper" in lines and lines["wiper"] != "ok     grade 00-warmup / wiper"
+
+
+def test_no_submission_changes_another_or_the_gradebook(graded):
+    rooms, _, before, source_before = graded
+    for jobs, room in rooms.items():
+        assert _digests(room) == before[jobs]  # every submitted file as handed in
+        with sqlite3.connect(room.root / "gradebook.db") as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert db.execute("SELECT count(*) FROM submitted_assignment").fetchone()[0] == 11
+        assert _errors(room, "alice") == {"send_newsletter": [], "test_visible": [],
+                                          "test_hidden": []}
+    assert hashlib.sha256(SOURCE.read_bytes()).hexdigest() == source_before
+
+
+@pytest.mark.skipif(not bwrap_works(), reason="bubblewrap cannot make a sandbox here")
+def test_the_kernel_cannot_read_the_sources_nor_write_outside_its_copy(graded):
+    rooms, _, _, _ = graded
+    for room in rooms.values():
+        snoop = _cells(nbformat.read(room.root / "autograded" / "snoop" / ASSIGNMENT / NOTEBOOK,
+                                     as_version=4))["send_newsletter"]
+        assert [o.ename for o in snoop.outputs if o.output_type == "error"] == \
+            ["FileNotFoundError"]
+        text = nbformat.writes(nbformat.read(
+            room.root / "autograded" / "snoop" / ASSIGNMENT / NOTEBOOK, as_version=4))
+        assert "BEGIN HIDDEN TESTS" not in text.split('"test_hidden"')[0]
+        assert "BEGIN SOLUTION" not in text
+        vandal = _cells(nbformat.read(
+            room.root / "autograded" / "vandal" / ASSIGNMENT / NOTEBOOK, as_version=4))
+        assert "refused" in "".join(o.get("text", "") for o in vandal["send_newsletter"].outputs)
+
+
+def test_unchanged_submissions_are_skipped_and_manual_grades_kept(graded):
+    from nbgrader.api import Gradebook
+
+    rooms, _, _, _ = graded
+    room = rooms[2]
+    again = {r.student: r for r in room.grade(jobs=2)}
+    # only the submission that failed to grade (its kernel killed itself) is tried again
+    assert [s for s, r in again.items() if "unchanged since last graded" not in r.line()] \
+        == ["killer"]
+    # an instructor overrides alice's visible test by hand; a forced re-grade keeps it
+    with Gradebook(room.gradebook_url) as gb:
+        grade = gb.find_grade("test_visible", ASSIGNMENT, ASSIGNMENT, "alice")
+        grade.manual_score = 0.5
+        grade.needs_manual_grade = False
+        gb.db.commit()
+    forced = {r.student: r for r in room.grade(ASSIGNMENT, jobs=2, force=True)}
+    assert forced["alice"].ok
+    with Gradebook(room.gradebook_url) as gb:
+        grade = gb.find_grade("test_visible", ASSIGNMENT, ASSIGNMENT, "alice")
+        assert (grade.manual_score, grade.needs_manual_grade) == (0.5, False)
+        assert grade.auto_score == 1.0
