@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -158,9 +159,14 @@ def test_spawn_prepares_each_learner_a_workspace_and_sandbox(hub):
         status, body = hub.api("GET", f"/user/{learner}/api/contents/{ASSIGNMENT}")
         assert status == 200, body
         assert NOTEBOOK in [item["name"] for item in json.loads(body)["content"]]
-    # two learners, two sandboxes
-    assert (hub.home("alice") / "privacy-course" / "sandbox.db") != (
-        hub.home("bob") / "privacy-course" / "sandbox.db")
+    # the learner's JupyterLab behind the hub: instructor tools off, Assignment List on
+    status, html = hub.api("GET", f"/user/{LEARNERS[0]}/lab")
+    assert status == 200
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
+                                  r"(.*?)</script>", html, re.S).group(1))
+    disabled = set(config["disabledExtensions"])  # a list in the served page
+    assert "@jupyter/nbgrader:formgrader" in disabled
+    assert "@jupyter/nbgrader:assignment-list" not in disabled
 
 
 def test_each_role_gets_its_tools(hub):
