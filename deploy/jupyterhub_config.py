@@ -143,6 +143,7 @@ def pre_spawn_hook(spawner) -> None:
         set_student_id=not real_user)
     if real_user and role == "instructor":
         _give_to(home / ".jupyter", name)  # written by the hub; instructors are trusted
+        (root / "nbgrader_config.py").chmod(0o660)  # the instructors' group may edit it
     spawner.notebook_dir = str(root)
     spawner.environment = {**spawner.environment, **env}
     if SPAWNER == "simple" and os.geteuid() == 0 and "--allow-root" not in spawner.args:
