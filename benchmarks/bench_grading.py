@@ -10,12 +10,20 @@ Autograding one submission of the fixture assignment ``tests/fixtures/course/00-
 - baseline: the ``nbgrader autograde`` command line on the same submission (what an
   instructor would run by hand; includes its start-up).
 
-Run: ``make bench`` (all) or ``.venv/bin/python -m benchmarks.bench_grading [--quick]``.
+A class (``--learners=N``): N learners x every module of ``course/``, each handing in the
+reference solutions; in the same run, sequential ``nbgrader autograde`` (the command, one
+per module) against ``privacy-course grade --jobs 2`` (isolated), ``--jobs 2`` without
+bubblewrap (isolation's cost), ``--jobs 1``, and executing each notebook alone (nbclient):
+the overhead per submission beyond executing it.
+
+Run: ``make bench`` (all) or ``.venv/bin/python -m benchmarks.bench_grading [--quick]``;
+the class: ``.venv/bin/python -m benchmarks.bench_grading --learners=40``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -91,8 +99,121 @@ def grade_by_command(room: Classroom) -> None:
     )
 
 
+# --- a class: every module, L learners, isolated --jobs 2 vs sequential nbgrader ---------
+
+
+def _without_hidden_tests(source: str) -> str:
+    return re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", source, flags=re.S)
+
+
+def prepare_class(root: Path, learners: int) -> Classroom:
+    """Every module released; each learner hands in the reference solutions (the source
+    notebook with its hidden tests removed), so every test cell really runs."""
+    room = Classroom(root, REPO / "course")
+    assert all(r.ok for r in room.release()), "release failed"
+    for assignment in room.assignments():
+        for path in sorted((REPO / "course" / assignment).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                cell.source = _without_hidden_tests(cell.source)
+            for k in range(learners):
+                dest = root / "submitted" / f"learner{k:02d}" / assignment
+                dest.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, dest / path.name)
+    return room
+
+
+def timed(func) -> float:
+    started = time.perf_counter()
+    func()
+    return time.perf_counter() - started
+
+
+def nbgrader_sequential(room: Classroom) -> None:
+    """The baseline: the ``nbgrader autograde`` command, one per assignment (each grades
+    every learner of it, one after another, in one process), as an instructor would."""
+    ensure_tools_on_path()
+    env = {**os.environ, "PRIVACY_COURSE_HIDDEN_VARIANTS": str(room.hidden_variants())}
+    for assignment in room.assignments():
+        subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment,
+                        "--force"], cwd=room.root, check=True, capture_output=True, env=env)
+
+
+def ours(room: Classroom, jobs: int, bwrap: bool = True) -> None:
+    from grading import isolation
+
+    previous = os.environ.get(isolation.BWRAP_ENV)
+    os.environ[isolation.BWRAP_ENV] = "1" if bwrap else "0"
+    isolation.bwrap_works.cache_clear()
+    try:
+        results = room.grade(jobs=jobs, force=True)
+    finally:
+        if previous is None:
+            os.environ.pop(isolation.BWRAP_ENV, None)
+        else:
+            os.environ[isolation.BWRAP_ENV] = previous
+        isolation.bwrap_works.cache_clear()
+    failed = [r.line() for r in results if not r.ok]
+    assert not failed, failed
+
+
+def execution_only(room: Classroom) -> float:
+    """Seconds to execute every module's notebook once (one learner) with nbclient in this
+    process: a kernel, the cells, nothing of nbgrader's, no isolation."""
+    from nbclient import NotebookClient
+
+    from grading import hidden
+
+    total = 0.0
+    with hidden.available(room.hidden_variants()):
+        for assignment in room.assignments():
+            for path in sorted((room.root / "submitted" / "learner00" / assignment)
+                               .glob("*.ipynb")):
+                nb = nbformat.read(path, as_version=4)
+                client = NotebookClient(nb, timeout=room.cell_timeout, allow_errors=True,
+                                        resources={"metadata": {"path": str(path.parent)}})
+                total += timed(client.execute)
+    return total
+
+
+def class_benchmark(learners: int) -> list[str]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-class-"))
+    try:
+        room = prepare_class(tmp / "classroom", learners)
+        n = len(room.submissions())
+        modules = len(room.assignments())
+        # first (and so also the warm-up): every variant's sandbox template built once
+        execute = execution_only(room) / modules
+        sequential = timed(lambda: nbgrader_sequential(room))
+        parallel = timed(lambda: ours(room, 2))
+        unsandboxed = timed(lambda: ours(room, 2, bwrap=False))
+        one = timed(lambda: ours(room, 1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [
+        f"class: {learners} learners x {modules} modules = {n} submissions (reference "
+        "solutions: every test cell runs)",
+        f"sequential `nbgrader autograde` (one command per module): {sequential:.0f} s"
+        f" ({sequential / n:.2f} s per submission)",
+        f"`privacy-course grade --jobs 2` (isolated, bubblewrap): {parallel:.0f} s"
+        f" ({parallel / n:.2f} s per submission): {sequential / parallel:.2f}x as fast",
+        f"`--jobs 2` without bubblewrap (PRIVACY_COURSE_BWRAP=0): {unsandboxed:.0f} s;"
+        f" isolation's cost {(parallel - unsandboxed) / n * 2:+.2f} s per submission"
+        " (per worker)",
+        f"`--jobs 1` (isolated): {one:.0f} s ({one / n:.2f} s per submission); executing"
+        f" one module's notebook alone (nbclient, kernel start included): {execute:.2f} s;"
+        f" overhead beyond execution {one / n - execute:+.2f} s per submission",
+    ]
+
+
 def main(quick: bool | None = None) -> None:
     quick = "--quick" in sys.argv if quick is None else quick
+    learners = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--learners=")),
+                    None)
+    if learners is not None:
+        report("grading a class", [machine(), *class_benchmark(learners)],
+               "docs/performance/grading.md")
+        return
     repeat, grade_repeat = (3, 1) if quick else (9, 3)
     tmp = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     os.environ.setdefault("PRIVACY_COURSE_CACHE", str(tmp / "cache"))
