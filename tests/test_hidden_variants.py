@@ -157,18 +157,23 @@ def test_the_grade_step_names_the_file_while_nbgrader_autogrades(tmp_path, monke
     monkeypatch.delenv(HIDDEN_ENV, raising=False)
     room = Classroom(tmp_path / "classroom", COURSE_DIR)
     seen = []
+    from grading.course import StepResult
 
-    class FakeApi:
-        def autograde(self, assignment, student):
-            seen.append(os.environ.get(HIDDEN_ENV))
-            return {"success": True}
+    def fake_worker(self, workers, assignment, student, hidden_file):
+        # each submission's worker gets the class's file (and, in its sandbox, only the
+        # seeds of its own assignment: grading.isolation.prepare)
+        seen.append(str(hidden_file))
+        return tmp_path / "worker", ""
 
-    monkeypatch.setattr(Classroom, "_api", lambda self: FakeApi())
+    monkeypatch.setattr(Classroom, "_api", lambda self: (self.root / "gradebook.db").touch())
     monkeypatch.setattr(Classroom, "submissions",
                         lambda self, a=None: [("00-orientation", "s1")])
-    monkeypatch.setattr(Classroom, "grade_notes", lambda self, a, s: "")
+    monkeypatch.setattr(Classroom, "_run_worker", fake_worker)
+    monkeypatch.setattr(Classroom, "_merge",
+                        lambda self, w, a, s, stopped, keep_manual: StepResult("grade", a, s, True))
+    room.root.mkdir(parents=True)
     assert [r.ok for r in room.grade()] == [True]
-    assert seen == [str((room.root / HIDDEN_FILE).resolve())]
+    assert [str(Path(p).resolve()) for p in seen] == [str((room.root / HIDDEN_FILE).resolve())]
     assert HIDDEN_ENV not in os.environ
 
 
