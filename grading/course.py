@@ -188,9 +188,10 @@ class Classroom:
                     "grade", a, s, True, "unchanged since last graded (--force grades it again)")
             else:
                 todo.append((a, s, fingerprint))
-        done = len(results)
-        if progress:
-            for r in results.values():
+        done = 0
+        for r in results.values():
+            done += 1
+            if progress:
                 progress(done, len(pairs), r)
         from grading.isolation import Worker
 

@@ -148,3 +148,12 @@ def test_the_formgrader_page_loads_no_mathjax_from_a_cdn(tmp_path):
     assert "formgrader/static" in body  # nbgrader's own template was used
     assert "MathJax is not loaded" in body  # our macro, not nbconvert's
     assert "cdnjs" not in body and 'src="http' not in body and "src='http" not in body
+
+
+def test_grade_from_the_command_line_skips_unchanged_work_with_progress_lines(room):
+    result = CliRunner().invoke(main, ["grade", "--jobs", "2", "--classroom", str(room.root),
+                                       "--course", str(COURSE)])
+    assert result.exit_code == 0, result.output
+    # not a terminal: one plain progress line per submission (on stderr), then the report
+    assert "[3/3] ok     grade 00-warmup / carol: unchanged since last graded" in result.output
+    assert "score  00-warmup / alice: 2 of 2" in result.output
