@@ -43,7 +43,11 @@ def _hostile(root: Path) -> dict[str, str | None]:
         "bob": None,
         "carol": (HOSTILE / "mail_everyone.py").read_text(),
         "ivan": (HOSTILE / "endless_loop.py").read_text(),
-        "hog": CORRECT + "\nhoard = []\nwhile True:\n    hoard.append(bytearray(256 * 2**20))\n",
+        # 16 GiB at once (this machine has 24): only the kernel's RLIMIT_AS stops it, and
+        # always the same way (a hoard grown step by step may end in MemoryError or in a
+        # dead kernel, both scored 0, but not the same error twice)
+        "hog": CORRECT.replace("def send_newsletter(cms):\n",
+                               "def send_newsletter(cms):\n    hoard = bytearray(16 * 2**30)\n"),
         "killer": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
         "wiper": CORRECT.replace(
             "    return ids", "    import os\n    os.unlink(cms.path)\n    return ids"),
@@ -151,7 +155,7 @@ def test_every_hostile_submission_is_scored_with_a_reason(graded):
         print("\n".join(lines.values()))
         assert lines["alice"] == "ok     grade 00-warmup / alice"
         assert "CellTimeoutError" in lines["ivan"] or "Timeout" in lines["ivan"]
-        assert "MemoryError" in lines["hog"] or "Dead" in lines["hog"], lines["hog"]
+        assert "test_visible: PrincipleViolation" in lines["hog"], lines["hog"]
         assert "Dead" in lines["killer"] or "died" in lines["killer"], lines["killer"]
         assert "test cells deleted, scored 0: test_hidden" in lines["pat"]
         assert "test_visible: PrincipleViolation" in lines["dave"]
