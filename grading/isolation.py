@@ -87,9 +87,13 @@ def sandbox_command(command: list[str], *, writable: list[str], readonly: list,
     return [*args, "--chdir", cwd, "--", *command]
 
 
-def _mask(path: str, keep: list[str], masked: list[str]) -> list[str]:
+def _mask(path: str, keep: list[str], masked: list[str], top: bool = True) -> list[str]:
     """Arguments that empty ``path``; a folder holding a kept path (the Python under the
-    instructor's home) is emptied around it: its other entries, level by level."""
+    instructor's home, a checkout under /tmp) is emptied around it: its other entries, level
+    by level, leaving each kept folder whole. A path named to be hidden (``top``) is emptied
+    even inside a kept folder (the course sources inside the checkout)."""
+    if not top and any(_inside(path, k) for k in keep):
+        return []
     if not any(_inside(k, path) for k in keep):
         masked.append(path)
         return ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
@@ -101,7 +105,7 @@ def _mask(path: str, keep: list[str], masked: list[str]) -> list[str]:
     for entry in entries:
         if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
             continue
-        args += _mask(entry.path, keep, masked)
+        args += _mask(entry.path, keep, masked, top=False)
     return args
 
 
