@@ -161,12 +161,12 @@ def prepare(workdir: Path, *, root: Path, source: Path, assignment: str, student
     kernel = workdir / "kernel"
     cache = _real_cache()
     readonly: list = [str(workdir / "hidden")]
-    if cache.is_dir():  # the instructor's built sandboxes, read-only, one by one
+    use_bwrap = bwrap_works() if use_bwrap is None else use_bwrap
+    if use_bwrap and cache.is_dir():  # the instructor's built sandboxes, read-only, one by one
         for template in sorted(cache.glob("*.db")):
             target = kernel / "cache" / template.name
-            target.touch()
+            target.touch()  # the mount point of the read-only bind
             readonly.append([str(template), str(target)])
-    use_bwrap = bwrap_works() if use_bwrap is None else use_bwrap
     repo = Path(__file__).resolve().parent.parent
     spec = {
         "memory_mb": memory_mb,
@@ -179,10 +179,11 @@ def prepare(workdir: Path, *, root: Path, source: Path, assignment: str, student
         "keep": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix,
                                                       sys.executable, repo)}),
         "env": {"HOME": str(kernel / "home"), "TMPDIR": str(kernel / "tmp"),
-                "PRIVACY_COURSE_CACHE": str(kernel / "cache"),
                 "IPYTHONDIR": str(kernel / "home" / ".ipython"),
                 "MPLCONFIGDIR": str(kernel / "home" / ".mpl")},
     }
+    if use_bwrap:  # without the sandbox nothing is bound there: keep the real cache
+        spec["env"]["PRIVACY_COURSE_CACHE"] = str(kernel / "cache")
     spec_path = workdir / "jupyter" / "kernel-spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     argv = [sys.executable, "-I", str(Path(__file__).resolve()), "kernel", str(spec_path),
