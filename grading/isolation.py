@@ -252,12 +252,26 @@ def run_worker(spec_path: Path) -> None:
             warnings.simplefilter("ignore")
             api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
             api.log.setLevel(logging.WARNING)
-            result = dict(api.autograde(spec["assignment"], spec["student"]))
+            for _ in range(KERNEL_START_TRIES):
+                result = dict(api.autograde(spec["assignment"], spec["student"]))
+                if not _died_at_start(result):
+                    break
     except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised
         result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
     (workdir / "private" / "result.json").write_text(
         json.dumps({k: v for k, v in result.items() if isinstance(v, (str, bool, int))}),
         encoding="utf-8")
+
+
+KERNEL_START_TRIES = 3
+"""Autogrades of one submission when its kernel dies before it answers ``kernel_info``: no
+learner code has run by then (it runs after the kernel is up), so such a death is the
+machine's (a busy machine, a port taken meanwhile), never the learner's, and is retried."""
+
+
+def _died_at_start(result: dict) -> bool:
+    return (not result.get("success")
+            and "Kernel died before replying to kernel_info" in str(result.get("error", "")))
 
 
 def serve() -> None:
