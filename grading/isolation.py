@@ -70,10 +70,8 @@ def sandbox_command(command: list[str], *, writable: list[str], readonly: list,
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
             "--new-session"]
-    masked: list[str] = []
-    for path in sorted({os.path.realpath(p) for p in hidden}, key=len):
-        if os.path.isdir(path) and not any(_inside(path, m) for m in masked):
-            args += _mask(path, keep, masked)
+    args += _masks(sorted({os.path.realpath(p) for p in hidden}, key=len),
+                   sorted({os.path.realpath(k) for k in keep}, key=len))
     for path in writable:
         args += ["--bind", path, path]
     for pair in readonly:  # after the writable folders: a read-only file may sit inside one
@@ -87,25 +85,28 @@ def sandbox_command(command: list[str], *, writable: list[str], readonly: list,
     return [*args, "--chdir", cwd, "--", *command]
 
 
-def _mask(path: str, keep: list[str], masked: list[str], top: bool = True) -> list[str]:
-    """Arguments that empty ``path``; a folder holding a kept path (the Python under the
-    instructor's home, a checkout under /tmp) is emptied around it: its other entries, level
-    by level, leaving each kept folder whole. A path named to be hidden (``top``) is emptied
-    even inside a kept folder (the course sources inside the checkout)."""
-    if not top and any(_inside(path, k) for k in keep):
-        return []
-    if not any(_inside(k, path) for k in keep):
-        masked.append(path)
-        return ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
+def _masks(hidden: list[str], keep: list[str]) -> list[str]:
+    """Arguments that empty each hidden folder as a whole (one tmpfs: nothing in it is listed,
+    so files that come and go meanwhile, as in a busy /tmp, cannot break the mount), then
+    bind each kept folder that lay inside one back in, read-only (the Python and the code of
+    a checkout under /tmp or a home folder), then empty the hidden folders inside a kept one
+    (the course sources inside the checkout)."""
+    outer = [h for h in hidden if os.path.isdir(h) and not any(_inside(h, k) for k in keep)]
+    inner = [h for h in hidden if os.path.isdir(h) and any(_inside(h, k) for k in keep)]
     args: list[str] = []
-    try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-    except OSError:
-        return args
-    for entry in entries:
-        if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
-            continue
-        args += _mask(entry.path, keep, masked, top=False)
+    masked: list[str] = []
+    for path in outer:
+        if not any(_inside(path, m) for m in masked):
+            masked.append(path)
+            args += ["--tmpfs", path]
+    restored: list[str] = []
+    for path in keep:
+        if (os.path.exists(path) and any(_inside(path, m) for m in masked)
+                and not any(_inside(path, r) for r in restored)):
+            restored.append(path)
+            args += ["--ro-bind", path, path]
+    for path in inner:
+        args += ["--tmpfs", path]
     return args
 
 
