@@ -10,27 +10,7 @@ if command -v bwrap >/dev/null 2>&1; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "ensure-bubblewrap: bwrap is missing and this user cannot run apt-get;" \
-             "install it with: apt-get install bubblewrap" >&2
-        exit 1
-    fi
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-bubblewrap: bwrap is missing and apt-get is not available;" \
-         "install bubblewrap with your package manager" >&2
-    exit 1
-fi
-
-echo "ensure-bubblewrap: installing Debian's bubblewrap with apt-get" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null
+bash "$(dirname "$0")/apt-install.sh" ensure-bubblewrap bubblewrap
 if ! command -v bwrap >/dev/null 2>&1; then
     echo "ensure-bubblewrap: apt-get finished but bwrap is still missing" >&2
     exit 1

@@ -14,16 +14,7 @@ if [ -x "$CHP" ] && "$CHP" --version >/dev/null 2>&1; then
 fi
 
 if ! command -v npm >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "ensure-jupyterhub: installing Debian's nodejs and npm with apt-get" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-    else
-        echo "ensure-jupyterhub: npm is missing; install Node.js and npm" \
-             "(Debian: apt-get install nodejs npm)" >&2
-        exit 1
-    fi
+    bash "$(dirname "$0")/apt-install.sh" ensure-jupyterhub nodejs npm
 fi
 
 # 5.3.0 needs Node.js 20 or newer; Debian 12's Node.js 18 gets the 4.6 line (JupyterHub 6
