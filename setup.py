@@ -3,7 +3,7 @@
 ``datasets/`` (scenarios, policy, reference lists, principles) and ``course/`` (the source
 notebooks) live at the top of the repository; a built wheel carries them as
 ``sandbox_cms/_data/`` so that a plain ``pip install`` of it runs the course
-(``sandbox_cms.datafiles`` finds them there; a checkout uses its own folders). Everything
+(``sandbox_cms.core.datafiles`` finds them there; a checkout uses its own folders). Everything
 else is declared in ``pyproject.toml``.
 """
 

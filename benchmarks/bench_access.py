@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import machine, report
-from sandbox_cms.build import build_sandbox
 from sandbox_cms.cms import open_sandbox
+from sandbox_cms.data.build import build_sandbox
 
 CUSTOMERS = 20_000
 REPEATS = 15

@@ -4,7 +4,7 @@ Target: ``cms.dsr.erase(email)`` under 50 ms (median over 20 customers).
 
 - naive: ``DELETE FROM customers WHERE id = ?`` and commit on a plain connection (what a
   webshop's "delete customer" button often does: orders, invoices, consents stay behind);
-- bare erasure: the same erasure steps (:func:`sandbox_cms.erasure.erase_customers`) on a
+- bare erasure: the same erasure steps (:func:`sandbox_cms.privacy.erasure.erase_customers`) on a
   plain connection in one transaction: no purpose gate, no audit log, no request record;
 - ours: ``cms.dsr.erase(email)``: lookup by e-mail, erasure through the purpose gate, every
   statement audited (hash-chained), the request and report stored, one transaction.
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine, report
-from sandbox_cms.build import fresh_copy
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.erasure import erase_customers
+from sandbox_cms.data.build import fresh_copy
+from sandbox_cms.privacy.erasure import erase_customers
 
 CUSTOMERS = 100_000
 SAMPLES = 20

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, report
-from sandbox_cms.build import build_sandbox
-from sandbox_cms.guard import CUSTOMER_FIELDS, make_iban
-from sandbox_cms.importer import import_customers
-from sandbox_cms.scan import check_value, scan_path
+from sandbox_cms.data.build import build_sandbox
+from sandbox_cms.data.guard import CUSTOMER_FIELDS, make_iban
+from sandbox_cms.data.importer import import_customers
+from sandbox_cms.data.scan import check_value, scan_path
 
 SCAN_CUSTOMERS = 100_000
 IMPORT_ROWS = 50_000

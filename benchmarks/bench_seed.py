@@ -23,8 +23,8 @@ from pathlib import Path
 from faker import Faker
 
 from benchmarks.common import machine, report
-from sandbox_cms import schema
-from sandbox_cms.build import BULK_PRAGMAS, build_sandbox, fresh_copy, template_path
+from sandbox_cms.core import schema
+from sandbox_cms.data.build import BULK_PRAGMAS, build_sandbox, fresh_copy, template_path
 
 INSERT_SQL = {
     name: f"INSERT INTO {name} VALUES ({', '.join('?' * width)})"
@@ -170,7 +170,7 @@ def ours(path: Path, customers: int) -> float:
 def million(path: Path) -> tuple[float, float, float]:
     """Seconds, and peak memory (MiB) of the builder and of its largest worker, for 1M."""
     code = (
-        "import resource; from sandbox_cms.build import build_sandbox;"
+        "import resource; from sandbox_cms.data.build import build_sandbox;"
         f"s = build_sandbox({str(path)!r}, 'webshop', customers={MILLION}, force=True);"
         "print(s.seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"

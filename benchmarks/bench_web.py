@@ -41,8 +41,8 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.common import machine, report
-from sandbox_cms.build import fresh_copy
 from sandbox_cms.cms import open_sandbox
+from sandbox_cms.data.build import fresh_copy
 
 CUSTOMERS = 100_000
 DURATION_S = 10

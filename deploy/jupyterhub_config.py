@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 from grading.workspace import prepare_hub_user
-from sandbox_cms.datafiles import CHECKOUT, COURSE
+from sandbox_cms.core.datafiles import CHECKOUT, COURSE
 
 c = get_config()  # noqa: F821
 

@@ -2,7 +2,7 @@
 
 A thin layer: each command parses options, calls :mod:`grading.course`,
 :mod:`grading.workspace` or :mod:`grading.selfcheck`, and prints the result. Library errors
-(:class:`sandbox_cms.errors.SandboxError`) become one-line messages and exit status 1.
+(:class:`sandbox_cms.core.errors.SandboxError`) become one-line messages and exit status 1.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM
-from sandbox_cms.cli_errors import MessageGroup
+from sandbox_cms.cli.errors import MessageGroup
 
 CLASSROOM_ENV = "PRIVACY_COURSE_CLASSROOM"
 SOURCE_ENV = "PRIVACY_COURSE_SOURCE"

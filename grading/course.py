@@ -35,7 +35,7 @@ from grading.nbgrader_config import (
 from grading.receipts import FORGED, UNCONFIRMED
 from grading.rubric import add_rubrics
 from sandbox_cms.cms import temporary_folder
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 EXPORT_FIELDS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                  "email", "status", "raw_score", "late_submission_penalty", "score",

@@ -38,7 +38,7 @@ from grading.checks import (
     is_violation,
 )
 from grading.watch import watching
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 Check = Callable[["Attempt"], None]
 """A check takes the finished attempt and raises PrincipleViolation when it fails."""
@@ -637,7 +637,8 @@ def _witness(written: dict[int, str], attempt: Attempt | None = None) -> Iterato
     """Keep, outside the database, the hash of every audit entry the sandbox writes: in
     this process, and (through ``$SANDBOX_AUDIT_WITNESS``) in a ``sandbox-cms`` command the
     learner's code runs, e.g. `sandbox-cms backup`."""
-    from sandbox_cms import audit, scope
+    from sandbox_cms.core import scope
+    from sandbox_cms.privacy import audit
 
     if attempt is not None and attempt.workdir is not None:
         with _witness(written), _other_processes(written, attempt):
@@ -667,7 +668,7 @@ def _witness(written: dict[int, str], attempt: Attempt | None = None) -> Iterato
 def _other_processes(written: dict[int, str], attempt: Attempt) -> Iterator[None]:
     import os
 
-    from sandbox_cms import audit
+    from sandbox_cms.privacy import audit
 
     assert attempt.workdir is not None
     path = attempt.workdir / "audit-witness.jsonl"

@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 HIDDEN_ENV = "PRIVACY_COURSE_HIDDEN_VARIANTS"
 HIDDEN_FILE = "hidden-variants.toml"

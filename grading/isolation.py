@@ -206,7 +206,7 @@ def prepare(workdir: Path, *, root: Path, source: Path, assignment: str, student
 
 
 def _real_cache() -> Path:
-    from sandbox_cms.build import cache_dir
+    from sandbox_cms.data.build import cache_dir
 
     return cache_dir().resolve()
 

@@ -28,7 +28,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
-from sandbox_cms.datafiles import CHECKOUT, COURSE, home_folder
+from sandbox_cms.core.datafiles import CHECKOUT, COURSE, home_folder
 
 REPO = CHECKOUT
 COURSE_DIR = COURSE

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sandbox_cms.datafiles import DATASETS, read_toml
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.datafiles import DATASETS, read_toml
+from sandbox_cms.core.errors import CourseError
 
 PRINCIPLES_FILE = DATASETS / "grading" / "principles.toml"
 

@@ -40,7 +40,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from grading.checks import PrincipleViolation
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 RECEIPTS_ENV = "PRIVACY_COURSE_RECEIPTS"
 RECEIPT_NAME = "receipt.json"

@@ -137,7 +137,7 @@ def class_report(room) -> ClassReport:
     from grading.course import quiet_nbgrader
 
     if not (room.root / "gradebook.db").exists():
-        from sandbox_cms.errors import CourseError
+        from sandbox_cms.core.errors import CourseError
 
         raise CourseError(f"no gradebook in {room.root}: release and grade first")
     titles = _principle_titles()

@@ -1,6 +1,6 @@
 """While a learner's function runs: notice every way around the sandbox's purpose gate.
 
-The gate (:mod:`sandbox_cms.access`) sees only statements run on the CMS's own connection.
+The gate (:mod:`sandbox_cms.privacy.access`) sees only statements run on the CMS's own connection.
 A learner's code runs in the same Python process, so it could read the database around it.
 :func:`watching` covers, for the duration of the learner's call:
 

@@ -38,8 +38,8 @@ from grading.selfcheck import (
     load_progress,
     save_progress,
 )
-from sandbox_cms.datafiles import home_folder
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.datafiles import home_folder
+from sandbox_cms.core.errors import CourseError
 
 DEFAULT_WORKSPACE = home_folder("workspace")
 ROLES_DIR = Path(__file__).resolve().parent / "roles"
@@ -130,7 +130,7 @@ def prepare_workspace(
     if not progress.exists():
         save_progress(load_progress(progress), progress)
     if build_sandbox and not (workspace / SANDBOX_NAME).exists():
-        from sandbox_cms.build import build_sandbox as build
+        from sandbox_cms.data.build import build_sandbox as build
 
         build(workspace / SANDBOX_NAME)
         report.sandbox_built = True

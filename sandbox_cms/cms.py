@@ -26,11 +26,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sandbox_cms import audit, schema, scope
-from sandbox_cms.access import MODES, Gate, GuardedConnection, Processing, Violation
-from sandbox_cms.clock import Clock
-from sandbox_cms.errors import NotASandbox, PolicyError, ProcessingError
-from sandbox_cms.policy import (
+from sandbox_cms.core import schema, scope
+from sandbox_cms.core.clock import Clock
+from sandbox_cms.core.errors import NotASandbox, PolicyError, ProcessingError
+from sandbox_cms.privacy import audit
+from sandbox_cms.privacy.access import MODES, Gate, GuardedConnection, Processing, Violation
+from sandbox_cms.privacy.policy import (
     FINGERPRINT_KEY,
     STORED_KEY,
     Purpose,
@@ -154,25 +155,25 @@ class Sandbox:
 
     @cached_property
     def consent(self) -> Any:
-        from sandbox_cms.consent import ConsentLedger
+        from sandbox_cms.privacy.consent import ConsentLedger
 
         return ConsentLedger(self)
 
     @cached_property
     def retention(self) -> Any:
-        from sandbox_cms.retention import RetentionSchedule
+        from sandbox_cms.privacy.retention import RetentionSchedule
 
         return RetentionSchedule(self)
 
     @cached_property
     def dsr(self) -> Any:
-        from sandbox_cms.dsr import DataSubjectRequests
+        from sandbox_cms.privacy.dsr import DataSubjectRequests
 
         return DataSubjectRequests(self)
 
     @cached_property
     def storage(self) -> Any:
-        from sandbox_cms.storage import Storage
+        from sandbox_cms.privacy.storage import Storage
 
         return Storage(self)
 
@@ -305,7 +306,7 @@ def fresh_sandbox(
 
     Without ``path`` it lives in a temporary folder that is removed when Python exits.
     """
-    from sandbox_cms.build import fresh_copy
+    from sandbox_cms.data.build import fresh_copy
 
     if path is None:
         path = temporary_folder("sandbox-") / f"{scenario}.db"

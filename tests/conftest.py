@@ -44,7 +44,7 @@ def hidden_variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A fresh copy of the default (webshop) sandbox."""
-    from sandbox_cms.build import fresh_copy
+    from sandbox_cms.data.build import fresh_copy
 
     return fresh_copy(tmp_path / "sandbox.db")
 

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from sandbox_cms import open_sandbox
-from sandbox_cms.errors import ProcessingError, PurposeViolation, UnknownPurpose
+from sandbox_cms.core.errors import ProcessingError, PurposeViolation, UnknownPurpose
 
 # Each statement reaches customers.birth_date, which the newsletter purpose may not use.
 REACHES_BIRTH_DATE = {
@@ -207,7 +207,7 @@ def test_a_loop_of_look_ups_is_one_entry_holding_every_customer(cms):
 
 
 def test_entries_are_written_before_the_block_ends_when_many_wait(cms, monkeypatch):
-    monkeypatch.setattr("sandbox_cms.access.FLUSH_EVERY", 2)
+    monkeypatch.setattr("sandbox_cms.privacy.access.FLUSH_EVERY", 2)
 
     def written() -> int:
         with sqlite3.connect(cms.path) as plain:

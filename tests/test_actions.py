@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sandbox_cms import open_sandbox
-from sandbox_cms.errors import ProcessingError, PurposeViolation, UnknownCustomer
+from sandbox_cms.core.errors import ProcessingError, PurposeViolation, UnknownCustomer
 
 
 @pytest.fixture

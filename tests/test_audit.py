@@ -7,9 +7,10 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from sandbox_cms import audit, open_sandbox
+from sandbox_cms import open_sandbox
 from sandbox_cms.cli import main
-from sandbox_cms.errors import PurposeViolation
+from sandbox_cms.core.errors import PurposeViolation
+from sandbox_cms.privacy import audit
 
 
 def _fill(cms, n: int = 5) -> None:

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sandbox_cms.backup import (
+from sandbox_cms.cli import main
+from sandbox_cms.cms import Sandbox, open_sandbox
+from sandbox_cms.core.errors import BackupError, LocationError, UnknownCustomer
+from sandbox_cms.privacy.backup import (
     BackupManifest,
     manifest_path,
     restore_database,
     sha256_of,
     verify_backup,
 )
-from sandbox_cms.cli import main
-from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.errors import BackupError, LocationError, UnknownCustomer
 
 
 @contextlib.contextmanager
@@ -194,7 +194,7 @@ def test_cli_backup_into_a_folder_that_takes_no_files_is_one_line(db_path: Path)
 
 def test_a_failed_rename_keeps_the_database_and_the_sandbox_usable(cms: Sandbox, tmp_path: Path,
                                                                   monkeypatch) -> None:
-    import sandbox_cms.backup as backup_module
+    import sandbox_cms.privacy.backup as backup_module
 
     manifest = cms.storage.backup(tmp_path / "b")
     email = _email(cms.path, 6)

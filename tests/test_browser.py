@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cms.build import fresh_copy
 from sandbox_cms.cms import open_sandbox
+from sandbox_cms.data.build import fresh_copy
 
 pytestmark = pytest.mark.browser
 

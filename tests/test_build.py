@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cms.build import build_sandbox, fresh_copy, template_path
-from sandbox_cms.errors import SandboxError, SandboxExists
+from sandbox_cms.core.errors import SandboxError, SandboxExists
+from sandbox_cms.data.build import build_sandbox, fresh_copy, template_path
 
 
 def dump(path: Path) -> str:
@@ -96,7 +96,7 @@ def test_interrupted_build_leaves_nothing_and_keeps_the_old_database(tmp_path):
 def test_killed_build_never_creates_a_half_database(tmp_path):
     target = tmp_path / "big.db"
     code = (
-        "from sandbox_cms.build import build_sandbox;"
+        "from sandbox_cms.data.build import build_sandbox;"
         f"build_sandbox({str(target)!r}, customers=2_000_000)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
@@ -155,7 +155,7 @@ def test_invoices_follow_orders_and_skip_cancelled_ones(tmp_path):
 
 def test_parallel_build_equals_the_in_process_build(tmp_path, monkeypatch):
     """Worker processes make the same database as one process does."""
-    import sandbox_cms.build as build
+    import sandbox_cms.data.build as build
 
     serial = build_sandbox(tmp_path / "serial.db", customers=45_000, seed=3).path
     monkeypatch.setattr(build, "PARALLEL_FROM", 1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.shop import (
+from sandbox_cms.data.shop import (
     LINKS_TABLE,
     CheckoutRefused,
     checkout_mails,

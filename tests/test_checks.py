@@ -10,7 +10,7 @@ import pytest
 from grading import checks
 from grading.checks import PrincipleViolation
 from grading.principles import load_principles, principle
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 
 @dataclass
@@ -247,7 +247,7 @@ def test_check_no_production_values_is_case_insensitive():
 
 
 def test_check_transfers_reads_the_storage_modules_verdicts():
-    from sandbox_cms.storage import TransferCheck
+    from sandbox_cms.privacy.storage import TransferCheck
 
     bad = TransferCheck(location="mail-service", kind="processor", country="IN",
                         mechanism="none", lawful=False, reason="no adequacy decision (art. 45)")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from sandbox_cms import open_sandbox
 from sandbox_cms.cli import main
-from sandbox_cms.errors import ClockError
+from sandbox_cms.core.errors import ClockError
 
 
 def test_the_clock_starts_at_the_scenarios_now(cms):

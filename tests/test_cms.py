@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms import Sandbox, fresh_sandbox, open_sandbox
-from sandbox_cms.errors import NotASandbox
+from sandbox_cms.core.errors import NotASandbox
 
 
 def test_open_refuses_a_missing_file_and_does_not_create_it(tmp_path):
@@ -172,7 +172,7 @@ def test_a_register_changed_into_non_json_is_written_back_and_flagged(db_path):
 
 def test_a_register_damaged_after_it_was_checked_is_a_clear_error(db_path, monkeypatch):
     from sandbox_cms import cms as cms_module
-    from sandbox_cms.errors import PolicyError
+    from sandbox_cms.core.errors import PolicyError
 
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE purposes SET columns = 'oops' WHERE name = 'newsletter'")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sandbox_cms.build import fresh_copy
 from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.consent import load_methods
-from sandbox_cms.errors import ConsentRefused, UnknownCustomer, UnknownPurpose
+from sandbox_cms.core.errors import ConsentRefused, UnknownCustomer, UnknownPurpose
+from sandbox_cms.data.build import fresh_copy
+from sandbox_cms.privacy.consent import load_methods
 
 
 @pytest.fixture

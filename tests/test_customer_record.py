@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox_cms.customer_record import (
+from sandbox_cms.core.errors import UnknownPurpose
+from sandbox_cms.privacy.customer_record import (
     CustomerNotFound,
     RecordRefused,
     customer_exists,
     open_record,
     purpose_columns,
 )
-from sandbox_cms.errors import UnknownPurpose
 
 
 def test_columns_follow_the_register(cms):

@@ -1,7 +1,7 @@
 import pytest
 
-from sandbox_cms.datafiles import read_toml
-from sandbox_cms.errors import PolicyError, SandboxError
+from sandbox_cms.core.datafiles import read_toml
+from sandbox_cms.core.errors import PolicyError, SandboxError
 
 
 def test_reads_a_table(tmp_path):
@@ -36,12 +36,12 @@ def test_the_data_folder_can_be_moved_with_an_environment_variable(tmp_path):
     import subprocess
     import sys
 
-    from sandbox_cms.datafiles import DATASETS
+    from sandbox_cms.core.datafiles import DATASETS
 
     moved = tmp_path / "data"
     shutil.copytree(DATASETS, moved)
     (moved / "scenarios" / "webshop.toml").rename(moved / "scenarios" / "tramp.toml")
-    code = "from sandbox_cms.scenario import available_scenarios; print(available_scenarios())"
+    code = "from sandbox_cms.data.scenario import available_scenarios; print(available_scenarios())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={"PRIVACY_COURSE_DATASETS": str(moved), "PATH": ""})
     assert "'tramp'" in out.stdout and "'webshop'" not in out.stdout

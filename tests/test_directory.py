@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox_cms.directory import (
+from sandbox_cms.privacy.directory import (
     LIST_PURPOSE,
     SearchTooLong,
     UnknownSearchField,

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.errors import RequestError, UnknownCustomer
-from sandbox_cms.guard import make_iban
+from sandbox_cms.core.errors import RequestError, UnknownCustomer
+from sandbox_cms.data.guard import make_iban
 
 # A planted customer whose values appear nowhere else, so a search for them is exact.
 PERSON = {

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms.cms import Sandbox
-from sandbox_cms.erasure import BATCH, InvoiceRule, ProcessingDb, erase_customers
-from sandbox_cms.moments import add_days, to_iso
-from sandbox_cms.scope import transaction
+from sandbox_cms.core.moments import add_days, to_iso
+from sandbox_cms.core.scope import transaction
+from sandbox_cms.privacy.erasure import BATCH, InvoiceRule, ProcessingDb, erase_customers
 
 
 @contextlib.contextmanager
@@ -49,7 +49,7 @@ def test_many_customers_at_once_across_batches(cms: Sandbox) -> None:
 
 
 def test_erasure_through_a_purpose_without_the_columns_is_refused(cms: Sandbox) -> None:
-    from sandbox_cms.errors import PurposeViolation
+    from sandbox_cms.core.errors import PurposeViolation
 
     now = to_iso(cms.clock.now())
     with pytest.raises(PurposeViolation), cms.processing("analytics") as p, \

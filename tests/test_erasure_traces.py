@@ -28,9 +28,9 @@ import pytest
 from click.testing import CliRunner
 
 from sandbox_cms import open_sandbox
-from sandbox_cms.build import fresh_copy
 from sandbox_cms.cli import main as cli_main
-from sandbox_cms.erasure import ledger_path, read_ledger
+from sandbox_cms.data.build import fresh_copy
+from sandbox_cms.privacy.erasure import ledger_path, read_ledger
 
 ALWAYS_CHECKED = ("email", "phone", "iban")
 VALUE_COLUMNS = ("email", "phone", "iban", "birth_date", "first_name", "last_name", "street")

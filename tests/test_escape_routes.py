@@ -24,8 +24,9 @@ from click.testing import CliRunner
 from grading import harness as harness_module
 from grading import run
 from grading.harness import _REGISTRY, Exercise, Variant, register
-from sandbox_cms import open_sandbox, scope
+from sandbox_cms import open_sandbox
 from sandbox_cms.cli import main as sandbox_cli
+from sandbox_cms.core import scope
 
 EX = "zz-escape-routes"
 SQL = "SELECT id, iban FROM customers WHERE iban IS NOT NULL"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox_cms.guard import (
+from sandbox_cms.data.guard import (
     check_customer,
     domain_kind,
     iban_is_valid,
@@ -152,7 +152,7 @@ def test_every_generated_customer_passes_the_guard(db_path):
     """The sandbox's own synthetic customers are exactly what the guard lets in."""
     import sqlite3
 
-    from sandbox_cms.guard import CUSTOMER_FIELDS
+    from sandbox_cms.data.guard import CUSTOMER_FIELDS
 
     conn = sqlite3.connect(db_path)
     conn.row_factory = sqlite3.Row
@@ -165,8 +165,8 @@ def test_every_generated_customer_passes_the_guard(db_path):
 
 
 def test_every_listed_company_is_recognised_in_its_usual_spellings():
-    from sandbox_cms.guard import real_company
-    from sandbox_cms.reference import load_reference
+    from sandbox_cms.data.guard import real_company
+    from sandbox_cms.data.reference import load_reference
 
     names = list(load_reference().companies.values())
     assert len(names) > 400

@@ -10,7 +10,7 @@ import pytest
 
 from grading import run
 from grading.harness import _REGISTRY, Exercise, Variant, register
-from sandbox_cms.errors import PurposeViolation
+from sandbox_cms.core.errors import PurposeViolation
 
 EX = "zz-handover-test"
 

@@ -15,8 +15,8 @@ from grading import check, get_exercise, register, run
 from grading.checks import PrincipleViolation
 from grading.harness import exercises
 from grading.selfcheck import PROGRESS_ENV
-from sandbox_cms import audit
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
+from sandbox_cms.privacy import audit
 
 EX = "00-newsletter-consent"
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from sandbox_cms.cli import main
-from sandbox_cms.errors import ImportRefused, NotASandbox, RecordFileError, SandboxError
-from sandbox_cms.importer import import_customers
+from sandbox_cms.core.errors import ImportRefused, NotASandbox, RecordFileError, SandboxError
+from sandbox_cms.data.importer import import_customers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 
@@ -228,7 +228,7 @@ def test_too_many_records_are_refused(tmp_path, unchanged):
 
 
 def test_json_array_is_streamed_across_chunks(tmp_path, db_path, monkeypatch):
-    import sandbox_cms.records as records
+    import sandbox_cms.data.records as records
 
     monkeypatch.setattr(records, "_CHUNK", 7)
     people = [{"first_name": "Ä" * (i % 5 + 1), "last_name": "B", "email": f"p{i}@example.com",
@@ -311,7 +311,7 @@ def test_cli_help_explains_the_rules():
 
 
 def test_import_is_in_the_audit_log_without_values(db_path):
-    from sandbox_cms import audit
+    from sandbox_cms.privacy import audit
 
     result = import_customers(db_path, FIXTURES / "good.csv")
     conn = sqlite3.connect(db_path)
@@ -330,7 +330,7 @@ def test_import_is_in_the_audit_log_without_values(db_path):
 
 
 def test_a_locked_sandbox_is_a_clear_error_and_nothing_is_written(db_path, monkeypatch):
-    import sandbox_cms.importer as importer
+    import sandbox_cms.data.importer as importer
 
     original = importer.connect_sandbox
 

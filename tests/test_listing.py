@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.listing import page_rows
+from sandbox_cms.core.listing import page_rows
 
 
 def test_pages_filters_and_purpose(db_path: Path):

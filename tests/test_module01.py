@@ -46,9 +46,9 @@ from grading.exercises.m01_real_looking import (
     score,
 )
 from grading.harness import close_attempt, open_variant
-from sandbox_cms.build import fresh_copy
-from sandbox_cms.guard import iban_is_valid, passes_elfproef
-from sandbox_cms.reference import load_reference
+from sandbox_cms.data.build import fresh_copy
+from sandbox_cms.data.guard import iban_is_valid, passes_elfproef
+from sandbox_cms.data.reference import load_reference
 
 ASSIGNMENT = "01-training-data"
 

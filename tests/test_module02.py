@@ -39,7 +39,7 @@ from notebook_tools import (
 from grading import get_exercise, run
 from grading.exercises.m02_transfer_plan import generate_plan, normalise, reference_basis
 from grading.harness import close_attempt, open_variant
-from sandbox_cms.storage import load_adequacy
+from sandbox_cms.privacy.storage import load_adequacy
 
 ASSIGNMENT = "02-storage-transfers"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cms import schema
-from sandbox_cms.errors import LocationError, PolicyError, RetentionError, UnknownPurpose
-from sandbox_cms.policy import (
+from sandbox_cms.core import schema
+from sandbox_cms.core.errors import LocationError, PolicyError, RetentionError, UnknownPurpose
+from sandbox_cms.privacy.policy import (
     POLICY_DIR,
     default_register,
     install_policy,
@@ -204,8 +204,8 @@ def test_install_policy_validates_rules_and_locations_and_writes_nothing(
 
 
 def test_a_bad_retention_rule_fails_the_build_and_leaves_no_database(tmp_path, monkeypatch):
-    from sandbox_cms import policy
-    from sandbox_cms.build import build_sandbox
+    from sandbox_cms.data.build import build_sandbox
+    from sandbox_cms.privacy import policy
 
     folder = _policy_copy(tmp_path, "retention.toml", 'action = "delete"', 'action = "shred"')
     monkeypatch.setattr(policy, "POLICY_DIR", folder)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import sandbox_cms.records as records
-from sandbox_cms.errors import RecordFileError
-from sandbox_cms.records import detect_format, read_records
+import sandbox_cms.data.records as records
+from sandbox_cms.core.errors import RecordFileError
+from sandbox_cms.data.records import detect_format, read_records
 
 DOCUMENTS = [
     [{"a": 1}],

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from sandbox_cms.errors import ReferenceDataError
-from sandbox_cms.reference import REFERENCE_DIR, load_reference, normalise_company
+from sandbox_cms.core.errors import ReferenceDataError
+from sandbox_cms.data.reference import REFERENCE_DIR, load_reference, normalise_company
 
 
 def test_shipped_reference_lists_load():

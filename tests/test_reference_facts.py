@@ -21,8 +21,8 @@ import pytest
 from grading import get_exercise
 from grading.exercises import m02_transfer_plan as plan_exercise
 from grading.harness import close_attempt, open_variant
-from sandbox_cms.reference import load_dated_facts
-from sandbox_cms.storage import ADEQUACY_FILE, Adequacy, load_adequacy
+from sandbox_cms.data.reference import load_dated_facts
+from sandbox_cms.privacy.storage import ADEQUACY_FILE, Adequacy, load_adequacy
 
 REPO = Path(__file__).resolve().parent.parent
 

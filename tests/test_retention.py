@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.erasure import InvoiceRule
-from sandbox_cms.errors import RetentionError
-from sandbox_cms.periods import due_moment, financial_year_end
-from sandbox_cms.retention import RULES_FILE, load_rules
+from sandbox_cms.core.errors import RetentionError
+from sandbox_cms.core.periods import due_moment, financial_year_end
+from sandbox_cms.privacy.erasure import InvoiceRule
+from sandbox_cms.privacy.retention import RULES_FILE, load_rules
 
 INVOICE_YEARS = 7
 

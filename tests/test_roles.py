@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grading.workspace import jupyter_command, role_config_path, server_env
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from sandbox_cms.cli import main
-from sandbox_cms.errors import ScanError
-from sandbox_cms.guard import make_iban
-from sandbox_cms.scan import check_value, scan_path
+from sandbox_cms.core.errors import ScanError
+from sandbox_cms.data.guard import make_iban
+from sandbox_cms.data.scan import check_value, scan_path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 ABNA = "IBAN has the real bank code ABNA (ABN AMRO Bank); use a fictional bank code (XMPL, SYNT)"
@@ -107,7 +107,7 @@ def test_a_fresh_sandbox_scans_clean(db_path):
 
 
 def test_a_fresh_ebooks_sandbox_scans_clean(tmp_path):
-    from sandbox_cms.build import build_sandbox
+    from sandbox_cms.data.build import build_sandbox
 
     db = tmp_path / "ebooks.db"
     build_sandbox(db, scenario="ebooks", customers=500, seed=7)

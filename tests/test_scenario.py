@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cms.errors import ScenarioError
-from sandbox_cms.scenario import available_scenarios, load_scenario
+from sandbox_cms.core.errors import ScenarioError
+from sandbox_cms.data.scenario import available_scenarios, load_scenario
 
 
 def test_shipped_scenarios_load():

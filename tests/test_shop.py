@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.shop import (
+from sandbox_cms.data.shop import (
     CheckoutRefused,
     consent_questions,
     place_order,

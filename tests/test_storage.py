@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from sandbox_cms.cli import main
 from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.errors import LocationError
-from sandbox_cms.storage import (
+from sandbox_cms.core.errors import LocationError
+from sandbox_cms.privacy.storage import (
     ADEQUACY_FILE,
     Adequacy,
     Location,
@@ -106,7 +106,7 @@ def test_shipped_locations_load_and_are_installed(cms: Sandbox) -> None:
 
 
 def test_an_unlawful_location_in_the_sandbox_is_reported(cms: Sandbox) -> None:
-    from sandbox_cms.scope import system
+    from sandbox_cms.core.scope import system
 
     with system(cms.connection):  # the register is the CMS's own table
         cms.connection.execute(

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from sandbox_cms.guard import iban_is_valid
-from sandbox_cms.scenario import load_scenario
-from sandbox_cms.synth import EMAIL_DOMAINS, FICTIONAL_BANK_CODES, generate
+from sandbox_cms.data.guard import iban_is_valid
+from sandbox_cms.data.scenario import load_scenario
+from sandbox_cms.data.synth import EMAIL_DOMAINS, FICTIONAL_BANK_CODES, generate
 
 
 def _rows(scenario="webshop", customers=3000, seed=None):

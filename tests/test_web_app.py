@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sandbox_cms.cli import main as cli
-from sandbox_cms.errors import NotASandbox
+from sandbox_cms.core.errors import NotASandbox
 from sandbox_cms.web import create_app
 from sandbox_cms.web.proxy import setup_sandbox_cms
 
@@ -179,7 +179,7 @@ def test_other_requests_use_the_database_while_the_dashboard_summarises(app, mon
     # is free, so another request (its own thread and sandbox) runs to the end.
     import threading
 
-    from sandbox_cms.retention import RetentionSchedule
+    from sandbox_cms.privacy.retention import RetentionSchedule
 
     summary = RetentionSchedule.summary
     during: list[int] = []

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.directory import LIST_COLUMNS, LIST_PURPOSE, PAGE_SIZE
+from sandbox_cms.privacy.directory import LIST_COLUMNS, LIST_PURPOSE, PAGE_SIZE
 
 HOSTILE = '<script>alert("x")</script>'
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_cms.build import fresh_copy
+from sandbox_cms.data.build import fresh_copy
 
 TOKEN = "sandbox-test-token"
 

@@ -171,7 +171,7 @@ def test_my_data_refuses_bad_input(client):
 
 
 def test_ebooks_checkout_asks_each_consent_separately(tmp_path: Path):
-    from sandbox_cms.build import fresh_copy
+    from sandbox_cms.data.build import fresh_copy
 
     db = fresh_copy(tmp_path / "ebooks.db", scenario="ebooks")
     app = create_app(db, config={"TESTING": True})

@@ -75,7 +75,7 @@ def _run(bin_dir: Path, cwd: Path, *args: str, timeout: int = 300) -> str:
 
 def test_the_installed_package_is_the_wheel_not_the_checkout(installed, tmp_path):
     out = _run(installed, tmp_path, str(installed / "python"), "-c",
-               "import grading, sandbox_cms.datafiles as d; "
+               "import grading, sandbox_cms.core.datafiles as d; "
                "print(grading.__file__); print(d.DATASETS); print(d.COURSE)")
     for line in out.splitlines():
         assert str(REPO) not in line and "site-packages" in line, out
@@ -97,7 +97,7 @@ def test_a_learner_workspace_and_a_self_check_run_from_the_wheel(installed, tmp_
     script = textwrap.dedent('''
         import json
         from grading.harness import run
-        from sandbox_cms.datafiles import COURSE
+        from sandbox_cms.core.datafiles import COURSE
         nb = json.loads((COURSE / "01-training-data" / "01-training-data.ipynb").read_text())
         (cell,) = [c for c in nb["cells"]
                    if c["metadata"].get("nbgrader", {}).get("grade_id") == "m01-ex2-solution"]

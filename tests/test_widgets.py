@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from sandbox_cms import fresh_sandbox
-from sandbox_cms.widgets import AuditLogView, ClockControl, ConsentForm, CustomerCard
+from sandbox_cms.notebook.widgets import AuditLogView, ClockControl, ConsentForm, CustomerCard
 
 
 @pytest.fixture

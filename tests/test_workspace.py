@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from grading.cli import main
 from grading.selfcheck import PROGRESS_ENV
 from grading.workspace import jupyter_command, learner_env, prepare_workspace
-from sandbox_cms.errors import CourseError
+from sandbox_cms.core.errors import CourseError
 
 COURSE = Path(__file__).parent / "fixtures" / "course"
 NOTEBOOK = Path("00-warmup") / "00-warmup.ipynb"

@@ -16,8 +16,8 @@ import datetime as dt
 from typing import Any
 
 from grading import engine
-from sandbox_cms import scope
-from sandbox_cms.moments import to_iso
+from sandbox_cms.core import scope
+from sandbox_cms.core.moments import to_iso
 
 # One event of a script: (purpose, event, text version, method, channel, when).
 Event = tuple[str, str, str, str, str, dt.datetime]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox_cms.guard import make_iban
+from sandbox_cms.data.guard import make_iban
 
 # Invented, distinctive parts: no Faker pool and no generator produces these.
 CANARY_FIRST = ("Wilgard", "Sjoukelien", "Ysbrandine", "Tjalmer", "Geeske-Rosa", "Oebeltje")

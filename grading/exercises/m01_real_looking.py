@@ -20,8 +20,8 @@ from typing import Any
 
 from grading.checks import PrincipleViolation, check_ids
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms.guard import iban_is_valid, make_iban, passes_elfproef
-from sandbox_cms.reference import load_reference
+from sandbox_cms.data.guard import iban_is_valid, make_iban, passes_elfproef
+from sandbox_cms.data.reference import load_reference
 
 EXERCISE_ID = "01-real-looking"
 MIN_RECALL = 0.9

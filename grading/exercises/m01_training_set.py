@@ -19,7 +19,7 @@ from typing import Any
 from grading.checks import PrincipleViolation
 from grading.exercises.canary import output_values, plant_canaries, production_values
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms.guard import email_domain, iban_problem, is_reserved_domain
+from sandbox_cms.data.guard import email_domain, iban_problem, is_reserved_domain
 
 EXERCISE_ID = "01-training-set"
 # Tables a training copy of the CMS must have; purposes and policy may be loaded or not.

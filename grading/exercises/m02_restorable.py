@@ -27,9 +27,9 @@ from typing import Any
 
 from grading.checks import PrincipleViolation
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms.backup import manifest_path, restore_database, verify_backup
-from sandbox_cms.errors import BackupError
-from sandbox_cms.storage import check_transfer, load_adequacy
+from sandbox_cms.core.errors import BackupError
+from sandbox_cms.privacy.backup import manifest_path, restore_database, verify_backup
+from sandbox_cms.privacy.storage import check_transfer, load_adequacy
 
 EXERCISE_ID = "02-restorable"
 ALL = ["identity", "contact", "address", "financial", "birth_date", "company",

@@ -11,7 +11,7 @@ contract. The learner writes ``assess_transfers(cms, plan) -> {name: basis}`` wh
 ``"EEA"`` (no transfer: Chapter V does not apply), ``"45"``, ``"46"``, ``"49(1)(a)"``,
 ``"49(1)(b)"`` or ``"missing"`` (nothing in the plan makes the transfer lawful).
 
-The reference is the sandbox's own transfer check (``sandbox_cms.storage.check_transfer``
+The reference is the sandbox's own transfer check (``sandbox_cms.privacy.storage.check_transfer``
 with the dated adequacy list ``datasets/reference/adequacy.toml``), tried in the order
 Chapter V sets: adequacy (45), then appropriate safeguards (46), and only in their absence
 a derogation (49(1) opening words), and a derogation only for an occasional transfer
@@ -31,8 +31,8 @@ from typing import Any
 
 from grading.checks import PrincipleViolation
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms import storage
-from sandbox_cms.storage import Location, check_transfer, load_adequacy
+from sandbox_cms.privacy import storage
+from sandbox_cms.privacy.storage import Location, check_transfer, load_adequacy
 
 EXERCISE_ID = "02-transfer-plan"
 BASES = ("EEA", "45", "46", "49(1)(a)", "49(1)(b)", "missing")

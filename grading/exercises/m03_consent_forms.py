@@ -22,7 +22,7 @@ from typing import Any
 
 from grading.checks import PrincipleViolation, check_type
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms.consent import load_methods
+from sandbox_cms.privacy.consent import load_methods
 
 EXERCISE_ID = "03-consent-forms"
 PURPOSE = "antipiracy_sharing"

@@ -45,7 +45,7 @@ from grading import engine
 from grading.checks import PrincipleViolation
 from grading.exercises import _m04_boundaries as boundaries
 from grading.harness import Attempt, Exercise, Variant, learner_stayed_in_purpose, register
-from sandbox_cms import erasure
+from sandbox_cms.privacy import erasure
 
 EXERCISE_ID = "04-erasure-request"
 PURPOSE = "dsr_erasure"
@@ -236,7 +236,8 @@ def did_it_by_hand(attempt: Attempt) -> None:
     reference_actions(attempt, "dsr", ("erase",), "cms.dsr.erase")
     if erasure.ERASE_CALLS[0] != attempt.context.get("erase_calls", erasure.ERASE_CALLS[0]):
         raise PrincipleViolation(
-            "task", "sandbox_cms.erasure.erase_customers is the routine behind cms.dsr.erase, "
+            "task", "sandbox_cms.privacy.erasure.erase_customers is the routine behind "
+            "cms.dsr.erase, "
             "the reference the grader compares with; in this exercise decide yourself what "
             "goes and what stays (exercise 2 may use it)")
 

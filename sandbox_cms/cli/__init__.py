@@ -1,15 +1,15 @@
 """The ``sandbox-cms`` command: a thin layer over the library.
 
 Each submodule lists its click commands in ``COMMANDS``; library errors
-(:class:`sandbox_cms.errors.SandboxError`) become one-line messages and exit status 1.
+(:class:`sandbox_cms.core.errors.SandboxError`) become one-line messages and exit status 1.
 """
 
 from __future__ import annotations
 
 import click
 
-from sandbox_cms import __version__
-from sandbox_cms.cli_errors import MessageGroup
+from sandbox_cms.cli.errors import MessageGroup
+from sandbox_cms.core.version import __version__
 
 from . import build, data, privacy, requests, web
 

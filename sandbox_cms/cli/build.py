@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import click
 
-from sandbox_cms.build import build_sandbox
-from sandbox_cms.scenario import available_scenarios, load_scenario
+from sandbox_cms.data.build import build_sandbox
+from sandbox_cms.data.scenario import available_scenarios, load_scenario
 
 PROGRESS_FROM = 50_000  # show a progress bar on a terminal from this many customers
 

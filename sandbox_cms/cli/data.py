@@ -6,9 +6,9 @@ from collections import Counter
 
 import click
 
-from sandbox_cms.errors import ImportRefused, SandboxError
-from sandbox_cms.importer import import_customers
-from sandbox_cms.scan import scan_path
+from sandbox_cms.core.errors import ImportRefused, SandboxError
+from sandbox_cms.data.importer import import_customers
+from sandbox_cms.data.scan import scan_path
 
 
 @click.command("import", short_help="Import customer records through the guard, all or nothing.")

@@ -8,10 +8,10 @@ import sys
 
 import click
 
-from sandbox_cms.access import INTERNAL_ACTORS
-from sandbox_cms.audit import Entry
 from sandbox_cms.cms import open_sandbox
-from sandbox_cms.policy import Purpose, default_register
+from sandbox_cms.privacy.access import INTERNAL_ACTORS
+from sandbox_cms.privacy.audit import Entry
+from sandbox_cms.privacy.policy import Purpose, default_register
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(dir_okay=False), required=True,
                          help="The sandbox database file.")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from sandbox_cms.backup import keep_aside, restore_database, verify_backup
 from sandbox_cms.cms import Sandbox, open_sandbox
-from sandbox_cms.erasure import ledger_path
-from sandbox_cms.errors import NotASandbox
+from sandbox_cms.core.errors import NotASandbox
+from sandbox_cms.privacy.backup import keep_aside, restore_database, verify_backup
+from sandbox_cms.privacy.erasure import ledger_path
 
 _db_option = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False), required=True,

@@ -7,9 +7,10 @@ import signal
 
 import click
 
+from sandbox_cms.web import DB_ENV
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8730
-DB_ENV = "SANDBOX_CMS_DB"
 
 
 @click.command()
@@ -39,7 +40,7 @@ def serve(db_path: str, port: int, host: str, create: bool, threads: int) -> Non
     if create and not os.path.exists(db_path):
         from pathlib import Path
 
-        from sandbox_cms.build import fresh_copy
+        from sandbox_cms.data.build import fresh_copy
 
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         fresh_copy(db_path)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_app"]
+__all__ = ["DB_ENV", "create_app"]
+
+DB_ENV = "SANDBOX_CMS_DB"
+"""The environment variable naming the database to serve (``sandbox-cms serve``, the proxy)."""
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from sandbox_cms.errors import NotASandbox
+from sandbox_cms.core.errors import NotASandbox
 from sandbox_cms.web import csrf, errors, filters, sandbox
 from sandbox_cms.web.views import BLUEPRINTS
 

@@ -1,7 +1,7 @@
 """Error pages: every failure is a clear page with the right status, never a traceback.
 
 HTTP errors (400/403/404/405/413) keep their status; a library error
-(:class:`sandbox_cms.errors.SandboxError`) becomes 403, 404 or 400 depending on its kind;
+(:class:`sandbox_cms.core.errors.SandboxError`) becomes 403, 404 or 400 depending on its kind;
 anything else is logged and shown as a plain 500 page.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, current_app, render_template
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
-from sandbox_cms.errors import SandboxError
+from sandbox_cms.core.errors import SandboxError
 
 # Library errors by class name (looked up along the class hierarchy), so this module does
 # not need to import every mechanism. Anything else that is a SandboxError is a 400.

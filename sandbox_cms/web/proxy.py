@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandbox_cms.cli.web import DB_ENV
+from sandbox_cms.web import DB_ENV
 
 NAME = "sandbox-cms"
 ICON = Path(__file__).resolve().parent / "static" / "icon.svg"

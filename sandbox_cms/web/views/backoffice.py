@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from sandbox_cms import scope
+from sandbox_cms.core import scope
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms, snapshot, unlocked
 

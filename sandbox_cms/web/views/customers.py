@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from sandbox_cms.customer_record import customer_exists, open_record
-from sandbox_cms.directory import LIST_PURPOSE, MAX_SEARCH, SEARCH_KEYS, list_customers
+from sandbox_cms.privacy.customer_record import customer_exists, open_record
+from sandbox_cms.privacy.directory import LIST_PURPOSE, MAX_SEARCH, SEARCH_KEYS, list_customers
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import ACTOR, cms
 

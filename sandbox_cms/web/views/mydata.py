@@ -5,7 +5,7 @@ The confirmation mail is simulated: it lands in the outbox page. Following its l
 confirmation button (a POST with a CSRF token: a link alone never changes anything); the
 request is then carried out and the export or the removed/retained report is shown.
 A consent is withdrawn the way it was given, at once: a ticked box per purpose next to the
-e-mail address (art. 7(3)); see :func:`sandbox_cms.shop.withdraw_consents`.
+e-mail address (art. 7(3)); see :func:`sandbox_cms.data.shop.withdraw_consents`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import re
 from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import BadRequest
 
-from sandbox_cms.dsr import KINDS
-from sandbox_cms.errors import SandboxError, UnknownCustomer
-from sandbox_cms.shop import checkout_mails, consent_questions, withdraw_consents
+from sandbox_cms.core.errors import SandboxError, UnknownCustomer
+from sandbox_cms.data.shop import checkout_mails, consent_questions, withdraw_consents
+from sandbox_cms.privacy.dsr import KINDS
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import cms
 

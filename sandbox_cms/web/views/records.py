@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from sandbox_cms.listing import page_rows
+from sandbox_cms.core.listing import page_rows
 from sandbox_cms.web import inputs
 from sandbox_cms.web.sandbox import ACTOR, cms
 

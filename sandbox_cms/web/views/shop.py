@@ -7,8 +7,8 @@ import re
 from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import BadRequest
 
-from sandbox_cms.errors import SandboxError
-from sandbox_cms.shop import (
+from sandbox_cms.core.errors import SandboxError
+from sandbox_cms.data.shop import (
     CUSTOMER_FIELDS,
     MAX_QUANTITY,
     awaiting_checkout,

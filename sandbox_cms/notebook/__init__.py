@@ -1,0 +1,1 @@
+"""Notebook widgets (ipywidgets) over the mechanisms; imported only by notebooks."""
