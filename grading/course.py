@@ -473,10 +473,15 @@ def _test_cells(nb) -> set[str]:
 def ensure_tools_on_path() -> None:
     """Put this Python's scripts folder on PATH: nbgrader runs the ``alembic`` command to
     create a gradebook, which fails when the venv is not activated."""
+    os.environ["PATH"] = with_tools(os.environ.get("PATH", ""))
+
+
+def with_tools(path: str) -> str:
+    """``path`` (a PATH value) with this Python's scripts folder first, if missing."""
     scripts = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if scripts not in path.split(os.pathsep):
-        os.environ["PATH"] = scripts + (os.pathsep + path if path else "")
+    if scripts in path.split(os.pathsep):
+        return path
+    return scripts + (os.pathsep + path if path else "")
 
 
 def read_grades_csv(path: Path) -> list[dict[str, str]]:

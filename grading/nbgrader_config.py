@@ -86,6 +86,33 @@ def exchange_root(root: Path) -> Path:
     return Path(os.environ.get(EXCHANGE_ENV) or Path(root) / "exchange").resolve()
 
 
+SOURCE_LINK = "source"
+"""The classroom's link to the course sources (nbgrader's usual ``<root>/source``)."""
+
+
+def link_source(root: Path, source: Path) -> Path:
+    """Where the classroom's own file and the formgrader find the sources: the sources
+    themselves when they sit inside the classroom, else a symlink ``<root>/source`` to them.
+
+    The formgrader links each assignment to ``<source relative to the classroom>``; a path
+    that starts with ``..`` leaves Jupyter's root (the instructor's JupyterLab runs on the
+    classroom) and its Edit link was a 404. A link pointing elsewhere is re-pointed (the
+    course moved, or another ``--course`` is used now); a real ``source`` folder of the
+    instructor's own is never touched: then the absolute path is used."""
+    root, source = Path(root).resolve(), Path(source).resolve()
+    if source.is_relative_to(root):
+        return source
+    link = root / SOURCE_LINK
+    if link.is_symlink() and link.resolve() != source:
+        link.unlink()
+    if not link.exists() and not link.is_symlink():
+        try:
+            link.symlink_to(source, target_is_directory=True)
+        except OSError:
+            return source  # no symlinks here (some Windows setups)
+    return link if link.is_symlink() and link.resolve() == source else source
+
+
 def settings(root: Path, source: Path = COURSE_DIR,
              cell_timeout: int = CELL_TIMEOUT) -> dict[str, dict[str, object]]:
     """The settings as plain data: ``{section: {key: value}}``."""
@@ -122,19 +149,27 @@ def make_config(root: Path, source: Path = COURSE_DIR,
     own = Path(root) / "nbgrader_config.py"
     if own.is_file():
         config.merge(PyFileConfigLoader(own.name, str(own.parent)).load_config())
+        named = Path(config.CourseDirectory.source_directory)
+        if named != Path(source) and named.resolve() == Path(source).resolve():
+            # the file names the sources through the classroom's link (for the formgrader);
+            # the commands use the real folder, which the grading sandbox also knows
+            config.CourseDirectory.source_directory = str(Path(source).resolve())
     return config
 
 
 def config_file_text(root: Path, source: Path = COURSE_DIR,
                      cell_timeout: int = CELL_TIMEOUT) -> str:
-    """The same settings as the text of an ``nbgrader_config.py``."""
+    """The same settings as the text of an ``nbgrader_config.py`` (the sources named
+    through the classroom's link, see :func:`link_source`)."""
     lines = [
         HEADER,
         "from traitlets.utils.importstring import import_item",
         "",
         "c = get_config()  # noqa: F821",
     ]
-    for section, values in settings(root, source, cell_timeout).items():
+    data = settings(root, source, cell_timeout)
+    data["CourseDirectory"]["source_directory"] = str(link_source(root, source))
+    for section, values in data.items():
         for key, value in values.items():
             if key.endswith("preprocessors"):
                 lines.append(f"c.{section}.{key} = [import_item(n) for n in {value!r}]")

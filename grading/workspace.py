@@ -29,7 +29,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.course import StepResult, _result, _safely, assignments_in, ensure_tools_on_path
+from grading.course import (
+    StepResult,
+    _result,
+    _safely,
+    assignments_in,
+    ensure_tools_on_path,
+    with_tools,
+)
 from grading.nbgrader_config import COURSE_DIR, make_config
 from grading.selfcheck import (
     PROGRESS_ENV,
@@ -223,6 +230,9 @@ def server_env(workspace: Path, role: str = "learner",
         env.update(learner_env(workspace))
         env.pop(HIDDEN_ENV, None)  # a learner's JupyterLab never gets the hidden parameters
     env["JUPYTER_CONFIG_PATH"] = role_config_path(role, env.get("JUPYTER_CONFIG_PATH"))
+    # nbgrader's tools run commands of this Python (the formgrader's gradebook runs
+    # `alembic`): without an activated venv they were not found (a 500 in the formgrader)
+    env["PATH"] = with_tools(env.get("PATH", ""))
     return env
 
 

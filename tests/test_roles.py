@@ -45,10 +45,10 @@ def _get(url: str, token: str) -> tuple[int, str]:
 class Served:
     """A JupyterLab for one role, with the user's own Jupyter folders kept out of it."""
 
-    def __init__(self, tmp: Path, role: str) -> None:
+    def __init__(self, tmp: Path, role: str, exists: bool = False) -> None:
         self.port, self.token = _free_port(), secrets.token_hex(16)
         root = tmp / role
-        root.mkdir()
+        root.mkdir(exist_ok=exists)
         base = {k: v for k, v in __import__("os").environ.items() if not k.startswith("JUPYTER")}
         base.update(HOME=str(root), JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
                     JUPYTER_DATA_DIR=str(root / ".data"),
@@ -154,3 +154,25 @@ def test_nobody_gets_the_news_prompt(servers, role):
 def test_an_unknown_role_is_refused():
     with pytest.raises(CourseError, match="unknown role 'teacher'"):
         role_config_path("teacher")
+
+
+def test_the_formgrader_links_to_sources_inside_the_instructors_jupyterlab(tmp_path):
+    """The formgrader's Edit link opens ``<source_path>`` in the instructor's JupyterLab,
+    which runs on the classroom; with the course outside the classroom that path began with
+    ``..`` and was a 404. Now the classroom links the sources in as ``source/``."""
+    from grading.nbgrader_config import write_config_file
+
+    course = Path(__file__).resolve().parent / "fixtures" / "course"
+    (tmp_path / "instructor").mkdir()
+    write_config_file(tmp_path / "instructor", course)
+    served = Served(tmp_path, "instructor", exists=True)
+    try:
+        status, body = _get(f"{served.url}/formgrader/api/assignments", served.token)
+        assert status == 200
+        paths = {a["name"]: a["source_path"] for a in json.loads(body)}
+        assert paths.get("00-warmup") == "source/00-warmup", paths
+        status, listing = _get(f"{served.url}/api/contents/source/00-warmup", served.token)
+        assert status == 200
+        assert any(item["name"].endswith(".ipynb") for item in json.loads(listing)["content"])
+    finally:
+        served.stop()
