@@ -17,7 +17,8 @@ bubblewrap (isolation's cost), ``--jobs 1``, and executing each notebook alone (
 the overhead per submission beyond executing it.
 
 Run: ``make bench`` (all) or ``.venv/bin/python -m benchmarks.bench_grading [--quick]``;
-the class: ``.venv/bin/python -m benchmarks.bench_grading --learners=40``.
+the class: ``.venv/bin/python -m benchmarks.bench_grading --learners=40``; the target's
+ratio alone, both sides interleaved per module: ``... --learners=40 --ratio-only``.
 """
 
 from __future__ import annotations
@@ -129,24 +130,25 @@ def timed(func) -> float:
     return time.perf_counter() - started
 
 
-def nbgrader_sequential(room: Classroom) -> None:
+def nbgrader_sequential(room: Classroom, assignments: list[str] | None = None) -> None:
     """The baseline: the ``nbgrader autograde`` command, one per assignment (each grades
     every learner of it, one after another, in one process), as an instructor would."""
     ensure_tools_on_path()
     env = {**os.environ, "PRIVACY_COURSE_HIDDEN_VARIANTS": str(room.hidden_variants())}
-    for assignment in room.assignments():
+    for assignment in assignments or room.assignments():
         subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment,
                         "--force"], cwd=room.root, check=True, capture_output=True, env=env)
 
 
-def ours(room: Classroom, jobs: int, bwrap: bool = True) -> None:
+def ours(room: Classroom, jobs: int, bwrap: bool = True,
+         assignment: str | None = None) -> None:
     from grading import isolation
 
     previous = os.environ.get(isolation.BWRAP_ENV)
     os.environ[isolation.BWRAP_ENV] = "1" if bwrap else "0"
     isolation.bwrap_works.cache_clear()
     try:
-        results = room.grade(jobs=jobs, force=True)
+        results = room.grade(assignment, jobs=jobs, force=True)
     finally:
         if previous is None:
             os.environ.pop(isolation.BWRAP_ENV, None)
@@ -206,10 +208,43 @@ def class_benchmark(learners: int) -> list[str]:
     ]
 
 
+def class_ratio(learners: int) -> list[str]:
+    """Only the target's ratio, the two sides interleaved module by module (nbgrader's
+    command for a module, then ``--jobs 2`` for the same module, then the next), so a busy
+    spell on a shared machine falls on both sides instead of on one whole run."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-class-"))
+    sequential: dict[str, float] = {}
+    parallel: dict[str, float] = {}
+    try:
+        room = prepare_class(tmp / "classroom", learners)
+        n = len(room.submissions())
+        execution_only(room)  # warm-up: every variant's sandbox template built once
+        for assignment in room.assignments():
+            sequential[assignment] = timed(lambda a=assignment: nbgrader_sequential(room, [a]))
+            parallel[assignment] = timed(lambda a=assignment: ours(room, 2, assignment=a))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    seq, par = sum(sequential.values()), sum(parallel.values())
+    return [
+        f"class: {learners} learners x {len(sequential)} modules = {n} submissions "
+        "(reference solutions: every test cell runs); the two sides interleaved per module",
+        f"sequential `nbgrader autograde`: {seq:.0f} s ({seq / n:.2f} s per submission);"
+        f" `privacy-course grade --jobs 2` (isolated): {par:.0f} s ({par / n:.2f} s per"
+        f" submission): {seq / par:.2f}x as fast",
+        "per module (nbgrader s / ours s / ratio): " + "; ".join(
+            f"{a} {sequential[a]:.0f}/{parallel[a]:.0f}/{sequential[a] / parallel[a]:.2f}x"
+            for a in sequential),
+    ]
+
+
 def main(quick: bool | None = None) -> None:
     quick = "--quick" in sys.argv if quick is None else quick
     learners = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--learners=")),
                     None)
+    if learners is not None and "--ratio-only" in sys.argv:
+        report("grading a class (ratio only)", [machine(), *class_ratio(learners)],
+               "docs/performance/grading.md")
+        return
     if learners is not None:
         report("grading a class", [machine(), *class_benchmark(learners)],
                "docs/performance/grading.md")
