@@ -206,7 +206,19 @@ def progress(workspace: Path | None) -> None:
         click.echo(f"{mark} {r['id']:<28} {r['status']:<9} {r['title']}")
         if r["message"]:
             click.echo(f"    {r['message']}")
+        if r.get("hints"):
+            click.echo(f"    hints taken: {r['hints']}")
+    _written_hint_lines(path, {r["id"] for r in rows})
     click.echo(f"{passed} of {total} points passed ({path})")
+
+
+def _written_hint_lines(path: Path, shown: set[str]) -> None:
+    """Hints taken for exercises the rows do not show (the written answers)."""
+    from grading.selfcheck import hints_taken
+
+    for ex_id, taken in sorted(hints_taken(path).items()):
+        if ex_id not in shown and taken:
+            click.echo(f"· {ex_id:<28} written   hints taken: {len(taken)}")
 
 
 @main.command(name="exercises")
@@ -216,3 +228,45 @@ def list_exercises() -> None:
 
     for ex in exercises().values():
         click.echo(f"{ex.id:<28} {ex.points:>2} pt  {', '.join(ex.principles):<32} {ex.title}")
+
+
+def _progress_file(workspace: Path | None) -> Path:
+    from grading.selfcheck import PROGRESS_NAME, WORKSPACE_MARKER, progress_path
+    from grading.workspace import DEFAULT_WORKSPACE
+
+    if workspace is not None:
+        return workspace / WORKSPACE_MARKER / PROGRESS_NAME
+    return progress_path() or DEFAULT_WORKSPACE / WORKSPACE_MARKER / PROGRESS_NAME
+
+
+@main.command()
+@click.argument("exercise")
+@click.option("--all-taken", is_flag=True,
+              help="Show the hints you already took, without taking another.")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Your course folder (default: $PRIVACY_COURSE_PROGRESS or workspace/).")
+def hint(exercise: str, all_taken: bool, workspace: Path | None) -> None:
+    """Show the next hint for EXERCISE (a nudge first, the approach last; never the
+    answer); it is recorded in your progress."""
+    from grading.hints import take_hint, taken_hints
+
+    path = _progress_file(workspace)
+    click.echo(str(taken_hints(exercise, path) if all_taken else take_hint(exercise, path)))
+
+
+@main.command()
+@click.argument("exercise")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Your course folder (default: $PRIVACY_COURSE_WORKSPACE or workspace/).")
+@click.option("--course", "source", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get(SOURCE_ENV, str(COURSE_DIR)), show_default="course/",
+              help="Folder with the course sources.")
+def solution(exercise: str, workspace: Path | None, source: Path) -> None:
+    """Show the model solution of EXERCISE once your self-check passed (a written answer:
+    its model answer and rubric once you saved your own answer); refused before, and
+    where your instructor turned solutions off."""
+    from grading.solutions import show_solution, workspace_folder
+    from grading.workspace import DEFAULT_WORKSPACE
+
+    folder = workspace or workspace_folder() or DEFAULT_WORKSPACE
+    click.echo(show_solution(exercise, workspace=folder, source=source).markdown())

@@ -5,7 +5,8 @@ otherwise it is ``.privacy-course/progress.json`` in the nearest workspace above
 directory (a folder holding ``.privacy-course/``). Outside a workspace, e.g. while nbgrader
 autogrades a submission, nothing is recorded. Writes are atomic (temp file + rename); a
 corrupt file is set aside as ``progress.json.corrupt`` and progress starts afresh; a lock
-file serialises two kernels recording at the same moment.
+file serialises two kernels recording at the same moment. Hints taken (:mod:`grading.hints`)
+are kept in the same file, under ``"hints"``, with the time each was taken.
 """
 
 from __future__ import annotations
@@ -98,6 +99,36 @@ def _record(outcome: Any, path: Path) -> Path:
     return path
 
 
+def record_hint(exercise_id: str, available: int, path: Path) -> int:
+    """Take the next of ``available`` hints of an exercise: record its number and time
+    (under ``"hints"``) and return it; ``available + 1`` when all were taken already (then
+    nothing is recorded). Without a writable file the hint is still shown (returns 1)."""
+    try:
+        with _locked(path):
+            data = load_progress(path)
+            taken = data.setdefault("hints", {}).setdefault(exercise_id, [])
+            number = len(taken) + 1
+            if number <= available:
+                taken.append({"hint": number,
+                              "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+                save_progress(data, path)
+            return number
+    except OSError:
+        return 1  # a read-only workspace must not keep a stuck learner from their hint
+
+
+def hints_taken(path: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Exercise id -> the hints taken (number and time), from the progress file."""
+    return _hints_in(load_progress(path))
+
+
+def _hints_in(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    hints = document.get("hints")
+    if not isinstance(hints, dict):
+        return {}
+    return {k: v for k, v in hints.items() if isinstance(v, list)}
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Serialise read-modify-write between kernels (two notebooks checking at once)."""
@@ -116,21 +147,25 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def progress_rows(path: Path | None = None) -> list[dict[str, Any]]:
-    """One row per known exercise: id, title, points, status and last message."""
+    """One row per known exercise: id, title, points, status, last message and the number
+    of hints taken."""
     from grading.harness import exercises
 
-    data = load_progress(path)["exercises"]
+    document = load_progress(path)
+    data = document["exercises"]
+    taken = _hints_in(document)
     rows = []
     for ex_id, ex in exercises().items():
         last = data.get(ex_id, {}).get("visible")
         status = "not tried" if last is None else ("passed" if last["passed"] else "failed")
         rows.append(
             {"id": ex_id, "title": ex.title, "points": ex.points, "status": status,
-             "message": "" if last is None or last["passed"] else last["message"]}
+             "message": "" if last is None or last["passed"] else last["message"],
+             "hints": len(taken.get(ex_id, []))}
         )
     for ex_id in sorted(set(data) - {r["id"] for r in rows}):
         last = data[ex_id].get("visible") or {}
         rows.append({"id": ex_id, "title": "(unknown exercise)", "points": 0,
                      "status": "passed" if last.get("passed") else "failed",
-                     "message": last.get("message", "")})
+                     "message": last.get("message", ""), "hints": len(taken.get(ex_id, []))})
     return rows
