@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -40,12 +41,15 @@ def unverified_assertions(adequacy: Adequacy, countries: Iterable[str]) -> list[
     return problems
 
 
-def plan_countries(plan: list[dict]) -> set[str]:
-    return {c for v in plan for c in [v["country"], *v["remote_access"]]}
+def plan_countries(dossier: dict) -> set[str]:
+    """Every country a vendor dossier names: hosting, support sites, sub-processors."""
+    return ({c for v in dossier["vendors"] for c in [v["hosting"]["country"], *v["support_from"]]}
+            | {s["country"] for s in dossier["subprocessors"]})
 
 
 def pool_countries() -> set[str]:
-    pools = (plan_exercise.ADEQUATE, plan_exercise.US, plan_exercise.NO_DECISION)
+    pools = (plan_exercise.ADEQUATE, plan_exercise.US, plan_exercise.NO_DECISION,
+             plan_exercise.CH, plan_exercise.GB)
     return {country for pool in pools for country in pool}
 
 
@@ -79,7 +83,7 @@ def test_every_dated_fact_has_a_source_a_date_and_a_mark() -> None:
 def test_transfer_plan_asserts_only_verified_adequacy_facts(variant: str) -> None:
     attempt = open_variant(get_exercise("02-transfer-plan"), variant)
     try:
-        countries = plan_countries(attempt.context["plan"])
+        countries = plan_countries(attempt.context["dossier"])
     finally:
         close_attempt(attempt)
     assert unverified_assertions(load_adequacy(), countries) == []
@@ -89,7 +93,8 @@ def test_every_country_the_plan_may_draw_is_backed_by_a_verified_entry() -> None
     assert unverified_assertions(load_adequacy(), pool_countries()) == []
     for seed in (1, 2, 3, 4242, 20131001):
         assert unverified_assertions(load_adequacy(),
-                                     plan_countries(plan_exercise.generate_plan(seed))) == []
+                                     plan_countries(plan_exercise.generate_dossier(
+                                         seed, dt.date(2026, 12, 1)))) == []
 
 
 def test_the_check_fails_on_an_unverified_decision_or_an_unchecked_absence(tmp_path) -> None:
