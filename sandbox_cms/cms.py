@@ -31,6 +31,7 @@ from sandbox_cms.core.clock import Clock
 from sandbox_cms.core.errors import NotASandbox, PolicyError, ProcessingError
 from sandbox_cms.privacy import audit
 from sandbox_cms.privacy.access import MODES, Gate, GuardedConnection, Processing, Violation
+from sandbox_cms.privacy.install import install_policy
 from sandbox_cms.privacy.policy import (
     FINGERPRINT_KEY,
     STORED_KEY,
@@ -38,7 +39,6 @@ from sandbox_cms.privacy.policy import (
     Register,
     default_register,
     fingerprint,
-    install_policy,
     stored_fingerprint,
 )
 

@@ -11,10 +11,10 @@ import pytest
 
 from sandbox_cms.core import schema
 from sandbox_cms.core.errors import LocationError, PolicyError, RetentionError, UnknownPurpose
+from sandbox_cms.privacy.install import install_policy
 from sandbox_cms.privacy.policy import (
     POLICY_DIR,
     default_register,
-    install_policy,
     load_register,
     unclassified_columns,
 )

@@ -10,6 +10,16 @@ import sqlite3
 
 SCHEMA_VERSION = 1
 
+PROTECTED_TABLES = frozenset(
+    {"audit_log", "meta", "purposes", "retention_rules", "storage_locations", "provenance"}
+)
+"""The CMS's own bookkeeping: the access gate refuses every statement of learner code on
+them (``sandbox_cms.privacy.access``), and ``delete`` never removes their rows."""
+DERIVED_TRIGGER_PREFIX = "cms_derived_"
+"""Triggers the CMS creates to keep derived data current (``sandbox_cms.privacy.retention``): what
+their bodies read and write is the CMS's bookkeeping, not the statement's processing, so the
+gate neither checks nor logs it. Creating a trigger is a schema change, refused to learners."""
+
 TABLES: dict[str, str] = {
     "meta": """
         CREATE TABLE meta (

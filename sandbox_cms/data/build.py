@@ -29,7 +29,7 @@ from sandbox_cms.core.errors import SandboxError, SandboxExists
 from sandbox_cms.core.version import __version__
 from sandbox_cms.data import parts, synth
 from sandbox_cms.data.scenario import Scenario, load_scenario
-from sandbox_cms.privacy import policy
+from sandbox_cms.privacy import install, policy
 
 GENERATOR_VERSION = f"sandbox_cms {__version__}; faker {faker.VERSION}"
 DEFAULT_SCENARIO = "webshop"
@@ -113,7 +113,7 @@ def _write(path: Path, spec: Scenario, progress: Progress | None) -> dict[str, i
                     progress(customers)
         conn.execute("BEGIN")
         schema.create_indexes(conn)
-        policy.install_policy(conn)
+        install.install_policy(conn)
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = DELETE")
         counts["products"] = len(spec.products)
@@ -161,7 +161,7 @@ def cache_dir() -> Path:
 @functools.cache
 def _inputs_digest() -> str:
     """A digest of everything a build reads besides the scenario: code, policy, Faker."""
-    files = [Path(module.__file__).resolve() for module in (schema, synth, parts, policy)]
+    files = [Path(module.__file__).resolve() for module in (schema, synth, parts, policy, install)]
     files.append(Path(__file__).resolve())
     files += sorted((DATASETS / "policy").glob("*.toml"))
     digest = hashlib.sha256(GENERATOR_VERSION.encode())

@@ -33,14 +33,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from sandbox_cms.core.clock import Clock
 from sandbox_cms.core.errors import ProcessingError, PurposeViolation
-from sandbox_cms.privacy import audit
+from sandbox_cms.core.schema import DERIVED_TRIGGER_PREFIX, PROTECTED_TABLES
+from sandbox_cms.privacy import actions, audit
 from sandbox_cms.privacy.policy import Purpose, Register, schema_columns
-
-if TYPE_CHECKING:
-    from sandbox_cms.cms import Sandbox
 
 MODES = ("enforce", "record")
 FLUSH_EVERY = 256
@@ -50,13 +49,6 @@ LEARNER_ACTORS = frozenset({"learner", "cli"})
 # The CMS's own mechanisms. Only they open internal purposes, and only through the privileged
 # route (``Sandbox._internal``); code that names one of them as its actor is refused.
 INTERNAL_ACTORS = frozenset({"cms", "dsr", "retention", "consent", "storage", "import"})
-PROTECTED_TABLES = frozenset(
-    {"audit_log", "meta", "purposes", "retention_rules", "storage_locations", "provenance"}
-)
-DERIVED_TRIGGER_PREFIX = "cms_derived_"
-"""Triggers the CMS creates to keep derived data current (``sandbox_cms.privacy.retention``): what
-their bodies read and write is the CMS's bookkeeping, not the statement's processing, so the
-gate neither checks nor logs it. Creating a trigger is a schema change, refused to learners."""
 _OK, _DENY = sqlite3.SQLITE_OK, sqlite3.SQLITE_DENY
 _READ, _SELECT = sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT
 _UPDATE, _INSERT, _DELETE = sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_DELETE
@@ -430,6 +422,22 @@ def _customer_ids(names: Sequence[str], rows: Sequence[Sequence[Any]],
     return ids
 
 
+class ProcessingHost(Protocol):
+    """What a processing context needs of the sandbox it runs in (``cms.Sandbox`` is one):
+    the mechanism knows the facade only through this, so nothing here imports upward."""
+
+    mode: str
+    connection: sqlite3.Connection
+    register: Register
+    gate: Gate
+    clock: Clock
+    audit: audit.AuditLog
+
+    def _enter(self, processing: Processing) -> None: ...
+
+    def _exit(self, processing: Processing) -> None: ...
+
+
 class Processing:
     """``with cms.processing(purpose) as p``: read and act on personal data for one purpose.
 
@@ -439,7 +447,7 @@ class Processing:
     and holds the union of the customer ids, so a loop of 10,000 look-ups is one entry.
     """
 
-    def __init__(self, sandbox: Sandbox, purpose: Purpose | None, actor: str = "learner",
+    def __init__(self, sandbox: ProcessingHost, purpose: Purpose | None, actor: str = "learner",
                  *, privileged: bool = False) -> None:
         self.sandbox, self.purpose, self.actor = sandbox, purpose, actor
         self.name = purpose.name if purpose else None
@@ -676,36 +684,26 @@ class Processing:
             self._add("violation", tuple(missing), [], None, detail)
         return missing
 
-    # -- actions (see sandbox_cms.privacy.actions) -------------------------------------------------
+    # -- actions (see sandbox_cms.privacy.actions) ---------------------------------------
 
     def send_mailing(self, customer_ids: Iterable[int], subject: str) -> int:
         """Send a mailing to these customers; returns the mailing id."""
-        from sandbox_cms.privacy import actions
-
         return actions.send_mailing(self, customer_ids, subject)
 
     def share(self, recipient: str, customer_ids: Iterable[int], columns: Iterable[str]) -> int:
         """Disclose these columns of these customers to a third party; returns rows recorded."""
-        from sandbox_cms.privacy import actions
-
         return actions.share(self, recipient, customer_ids, columns)
 
     def export(self, customer_ids: Iterable[int], columns: Iterable[str]) -> list[dict[str, Any]]:
         """Hand these columns of these customers out of the CMS (one dict per customer)."""
-        from sandbox_cms.privacy import actions
-
         return actions.export(self, customer_ids, columns)
 
     def delete(self, table: str, ids: Iterable[int]) -> int:
         """Delete rows of ``table`` by id; returns the number deleted."""
-        from sandbox_cms.privacy import actions
-
         return actions.delete(self, table, ids)
 
     def anonymise(self, customer_ids: Iterable[int]) -> int:
         """Remove the identifying data from these customer records; returns how many."""
-        from sandbox_cms.privacy import actions
-
         return actions.anonymise(self, customer_ids)
 
     def __repr__(self) -> str:

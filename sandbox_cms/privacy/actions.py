@@ -21,17 +21,37 @@ here: that is what the learner's code must get right, and what the grader checks
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sandbox_cms.core import scope
+from sandbox_cms.core.clock import Clock
 from sandbox_cms.core.errors import ProcessingError, UnknownCustomer
+from sandbox_cms.core.schema import PROTECTED_TABLES
 from sandbox_cms.privacy import audit
-from sandbox_cms.privacy.access import PROTECTED_TABLES
-from sandbox_cms.privacy.policy import schema_columns
+from sandbox_cms.privacy.policy import Register, schema_columns
 
-if TYPE_CHECKING:
-    from sandbox_cms.privacy.access import Processing
+
+class _Sandbox(Protocol):
+    clock: Clock
+    register: Register
+
+
+class Processing(Protocol):
+    """What an action needs of the processing context it runs in
+    (``sandbox_cms.privacy.access.Processing``, which calls these functions)."""
+
+    actor: str
+    name: str | None
+    sandbox: _Sandbox
+
+    @property
+    def connection(self) -> sqlite3.Connection: ...
+
+    def flush(self) -> None: ...
+
+    def require(self, columns: Iterable[str], doing: str) -> list[str]: ...
 
 # How each table's rows lead to a customer: a column, or (for order_items) a join.
 CUSTOMER_LINK: dict[str, str] = {

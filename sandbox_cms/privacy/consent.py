@@ -18,15 +18,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox_cms.core.datafiles import DATASETS, read_toml
 from sandbox_cms.core.errors import ConsentRefused, UnknownCustomer
 from sandbox_cms.core.moments import Moment, to_iso
 from sandbox_cms.privacy.erasure import ProcessingDb
-
-if TYPE_CHECKING:
-    from sandbox_cms.cms import Sandbox
+from sandbox_cms.privacy.host import SandboxHost
 
 RULES_FILE = DATASETS / "policy" / "consent_rules.toml"
 PURPOSE = "consent_administration"
@@ -152,7 +150,7 @@ def decide(events: list[ConsentEvent], purpose: str, at: str, known_versions: se
 class ConsentLedger:
     """``cms.consent``: record consent events and derive what is allowed at a moment."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxHost) -> None:
         self._cms = sandbox
 
     # -- recording ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox_cms.core.errors import RequestError, UnknownCustomer, UnknownToken
 from sandbox_cms.core.moments import add_days, to_iso
@@ -37,9 +37,7 @@ from sandbox_cms.privacy.erasure import (
     read_ledger,
     record_erasures,
 )
-
-if TYPE_CHECKING:
-    from sandbox_cms.cms import Sandbox
+from sandbox_cms.privacy.host import SandboxHost
 
 ACCESS_PURPOSE = "dsr_access"
 ERASURE_PURPOSE = "dsr_erasure"
@@ -78,7 +76,7 @@ class OutgoingMail:
 class DataSubjectRequests:
     """``cms.dsr``: access and erasure requests."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxHost) -> None:
         self._cms = sandbox
         self._pending_ledger: list[LedgerEntry] = []  # erased in the open transaction
 

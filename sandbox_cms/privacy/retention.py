@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox_cms.core import scope
 from sandbox_cms.core.datafiles import DATASETS, read_toml
@@ -41,8 +41,8 @@ from sandbox_cms.core.periods import (
     due_sql,
     latest_due_since,
 )
+from sandbox_cms.core.schema import DERIVED_TRIGGER_PREFIX
 from sandbox_cms.core.scope import transaction
-from sandbox_cms.privacy.access import DERIVED_TRIGGER_PREFIX
 from sandbox_cms.privacy.erasure import (
     Db,
     ErasureReport,
@@ -51,9 +51,7 @@ from sandbox_cms.privacy.erasure import (
     erase_customers,
     overwrite_deleted_content,
 )
-
-if TYPE_CHECKING:
-    from sandbox_cms.cms import Sandbox
+from sandbox_cms.privacy.host import SandboxHost
 
 RULES_FILE = DATASETS / "policy" / "retention.toml"
 PURPOSE = "retention_enforcement"
@@ -510,7 +508,7 @@ def _fast_summary(db: Db, rules: list[RetentionRule], big: int, moment: str,
 class RetentionSchedule:
     """``cms.retention``: the schedule of a sandbox, what is due, and carrying it out."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxHost) -> None:
         self._cms = sandbox
 
     def rules(self) -> list[RetentionRule]:

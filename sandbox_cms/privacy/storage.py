@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox_cms.core.datafiles import DATASETS, read_toml
 from sandbox_cms.core.errors import LocationError
@@ -24,9 +24,7 @@ from sandbox_cms.privacy.backup import (
     backup_database,
     restore_database,
 )
-
-if TYPE_CHECKING:
-    from sandbox_cms.cms import Sandbox
+from sandbox_cms.privacy.host import SandboxHost
 
 LOCATIONS_FILE = DATASETS / "policy" / "locations.toml"
 ADEQUACY_FILE = DATASETS / "reference" / "adequacy.toml"
@@ -245,7 +243,7 @@ def check_transfers(locations: list[Location],
 class Storage:
     """``cms.storage``: the locations of a sandbox, its transfers, backup and restore."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxHost) -> None:
         self._cms = sandbox
 
     def locations(self) -> list[Location]:
@@ -299,7 +297,7 @@ class Storage:
         return restore_into(self._cms, backup_file)
 
 
-def restore_into(sandbox: Sandbox, backup_file: str | Path) -> BackupManifest:
+def restore_into(sandbox: SandboxHost, backup_file: str | Path) -> BackupManifest:
     """Restore ``backup_file`` over an open sandbox, reconnect it, and log the restore."""
     closed = False
 
