@@ -18,10 +18,12 @@ test: $(STAMP)
 	bash scripts/ensure-bubblewrap.sh
 	bash scripts/ensure-jupyterhub.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
