@@ -25,6 +25,8 @@ PRIVACY_COURSE_SOURCE     the course sources (default: the course shipped with t
                           only the hub's user and instructors may read them
 PRIVACY_COURSE_CLASSROOM  the instructors' nbgrader folder (default /srv/privacy-course/classroom)
 PRIVACY_COURSE_EXCHANGE   nbgrader's exchange, shared by all (default /srv/nbgrader/exchange)
+PRIVACY_COURSE_SOLUTIONS  ``off``: learners' `solution(...)` refuses even after a pass (passed on
+                          to every learner's server; docs/instructor.md)
 CHP_PATH                  configurable-http-proxy (default: .venv/node from
                           scripts/ensure-jupyterhub.sh, else the one on PATH)
 """
@@ -145,6 +147,8 @@ def pre_spawn_hook(spawner) -> None:
         _give_to(home / ".jupyter", name)  # written by the hub; instructors are trusted
         (root / "nbgrader_config.py").chmod(0o660)  # the instructors' group may edit it
     spawner.notebook_dir = str(root)
+    if role != "instructor" and os.environ.get("PRIVACY_COURSE_SOLUTIONS"):
+        env = {**env, "PRIVACY_COURSE_SOLUTIONS": os.environ["PRIVACY_COURSE_SOLUTIONS"]}
     spawner.environment = {**spawner.environment, **env}
     if SPAWNER == "simple" and os.geteuid() == 0 and "--allow-root" not in spawner.args:
         spawner.args = [*spawner.args, "--allow-root"]
