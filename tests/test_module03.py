@@ -18,6 +18,8 @@ is particular to the module. Together they prove:
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html.parser import HTMLParser
 
 import pytest
 from notebook_tools import (
@@ -251,116 +253,257 @@ def test_register_and_consent_text_agree_on_what_may_be_passed_on() -> None:
 
 # --- 03-consent-forms --------------------------------------------------------------------
 
+FORMS = "03-consent-forms"
+
 
 def test_forms_answer_with_a_missing_form_or_an_unknown_code_gets_a_task_message() -> None:
-    review = wrong_answers("m03_consent_forms")._review  # the right review, by hand
+    review = wrong_answers("m03_consent_forms")._review  # the right review, another way
 
-    def skips_one(cms, forms):
-        verdicts = review(forms)
-        return {f["id"]: verdicts[f["id"]] for f in forms[1:]}
+    def skips_one(cms, pages):
+        verdicts = review(pages)
+        return {f: verdicts[f] for f in list(pages)[1:]}
 
-    def own_code(cms, forms):
-        return {f["id"]: {"looks_dodgy"} for f in forms}
+    def own_code(cms, pages):
+        return {f: {"looks_dodgy"} for f in pages}
 
-    def invents_a_form(cms, forms):
-        return {**review(forms), "F99": set()}
+    def invents_a_form(cms, pages):
+        return {**review(pages), "F99": set()}
 
     for fn, phrase in ((skips_one, "missing: F1"), (own_code, "unknown problem code"),
                        (invents_a_form, "not among them: F99")):
-        outcome = run("03-consent-forms", fn, "visible")
+        outcome = run(FORMS, fn, "visible")
         assert outcome.principle == "task" and phrase in outcome.message, outcome.message
 
 
 def test_hard_coded_form_verdicts_fail_hidden() -> None:
     visible = {f["id"]: forms_ex.verdict(f) for f in forms_ex.make_forms(
-        get_exercise("03-consent-forms").visible.seed)}
+        get_exercise(FORMS).visible.seed)}
 
-    def hard_coded(cms, forms):
+    def hard_coded(cms, pages):
         return {k: set(v) for k, v in visible.items()}
 
-    assert run("03-consent-forms", hard_coded, "visible").passed
-    hidden = run("03-consent-forms", hard_coded, "hidden")
+    assert run(FORMS, hard_coded, "visible").passed
+    hidden = run(FORMS, hard_coded, "hidden")
     assert not hidden.passed and hidden.principle == "consent", hidden.message
 
 
-BOUNDARY_VERDICTS = {
-    "a required box for the contract beside a free sharing box": set(),
+PLANTED_VERDICTS = {
+    "a fully correct form": set(),
+    "pre-ticked, written as a bare checked": {"pre_ticked"},
+    'pre-ticked, written as checked="checked"': {"pre_ticked"},
+    "the sharing only in the terms of sale": {"bundled_terms"},
+    "one box for the sharing and the newsletter": {"bundled_purposes"},
+    'the sharing box required, written as required="required"': {"required_for_checkout"},
+    "the sharing box required, written as a bare REQUIRED": {"required_for_checkout"},
+    "a recipient row that does not name the foundation": {"not_informed"},
+    "no recipient row": {"not_informed"},
+    "no purpose row": {"not_informed"},
+    "an empty data row": {"not_informed"},
+    "no withdrawal row": {"not_informed"},
+    "the information list has the hidden attribute": {"not_informed"},
+    "the information list sits in a block styled display: none": {"not_informed"},
+    "withdrawal only by phone (a tel: link)": {"hard_to_withdraw"},
+    "withdrawal only by phone (a link to the contact page)": {"hard_to_withdraw"},
+    "withdrawal only by letter": {"hard_to_withdraw"},
+    "a right to withdraw but no way to do it": {"hard_to_withdraw"},
+    "a required terms box beside a free sharing box": set(),
     "a pre-ticked newsletter box beside an unticked sharing box": set(),
     "a separate, unticked newsletter box": set(),
-    "terms that also describe the sharing, beside its own box": set(),
-    "withdrawal through the link in every order e-mail": set(),
-    "a right to withdraw but no way to do it": {"hard_to_withdraw"},
-    "a text that names the shop but not the foundation": {"not_informed"},
-    "a text that names the foundation but not the shop": {"not_informed"},
-    "withdrawal only by phone": {"hard_to_withdraw"},
+    "terms that describe the sharing beside its own box": set(),
+    "the withdrawal link written as a full address": set(),
+    "aria-checked and aria-required set to false on an optional, unticked box": set(),
 }
+SEEDS = [20130927, 116, 1, 99, 1734029117]
 
 
-@pytest.mark.parametrize("seed", [20130927, 116, 1, 99, 1734029117])
-def test_forms_cover_every_rule_its_boundaries_and_valid_ones(seed: int) -> None:
+VOID_TAGS = {"input", "meta", "br"}
+
+
+class _Tags(HTMLParser):
+    """Start and end tags of a page, to check that it is well formed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag not in VOID_TAGS:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        if tag in VOID_TAGS:  # <input ... /> reports an end tag too
+            return
+        if not self.open or self.open.pop() != tag:
+            self.errors.append(tag)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_planted_page_is_in_every_variant_and_decides_as_labelled(seed: int) -> None:
+    """Whatever the seed: every planted design, each problem code, a lawful page, two pages
+    with two problems; each planted page decides as its label says."""
     forms = forms_ex.make_forms(seed)
-    verdicts = {f["id"]: forms_ex.verdict(f) for f in forms}
-    assert set().union(*verdicts.values()) == set(forms_ex.CODES)
-    assert any(len(v) == 2 for v in verdicts.values())
-    assert len(verdicts) == len(forms)
-    boundaries = forms_ex.boundary_forms(seed)
-    assert set(boundaries) == set(BOUNDARY_VERDICTS) == {lab for lab, _ in forms_ex.BOUNDARIES}
-    for label, form_id in boundaries.items():
-        assert verdicts[form_id] == BOUNDARY_VERDICTS[label], label
-    assert sum(1 for v in verdicts.values() if not v) == 2 + sum(
-        1 for v in BOUNDARY_VERDICTS.values() if not v)
-    by_id = {f["id"]: f for f in forms}
-    contract = by_id[boundaries["a required box for the contract beside a free sharing box"]]
-    assert [b["purposes"] for b in contract["boxes"] if b["required"]] == [["order_fulfilment"]]
-    for form, problems in zip(forms, verdicts.values(), strict=True):
-        for box in form["boxes"]:
-            assert ("Required to complete your order" in box["text"]) == box["required"]
-            if forms_ex.PURPOSE in box["purposes"]:
-                named = "Stichting Kopieerwacht" in box["text"]
-                assert named == ("recipient" in box["tells"]), box["text"]
-        if "hard_to_withdraw" in problems:
-            assert form["withdraw_via"] in {"letter", "phone", "none"}
+    by_label = {f["label"]: f for f in forms}
+    assert set(PLANTED_VERDICTS) == {label for label, _ in forms_ex.PLANTED} <= set(by_label)
+    for label, problems in PLANTED_VERDICTS.items():
+        assert forms_ex.verdict(by_label[label]) == problems, label
+    verdicts = [forms_ex.verdict(f) for f in forms]
+    assert set().union(*verdicts) == set(forms_ex.CODES)
+    assert sum(1 for v in verdicts if len(v) == 2) == 2
+    assert [f["id"] for f in forms] == [f"F{n}" for n in range(1, len(forms) + 1)]
+    assert forms_ex.planted_forms(seed) == {f["label"]: f["id"] for f in forms}
+    assert [f["html"] for f in forms] == [f["html"] for f in forms_ex.make_forms(seed)]
+    for form in forms:
+        tags = _Tags()
+        tags.feed(form["html"])
+        tags.close()
+        assert tags.errors == [] and tags.open == [], (form["label"], tags.errors, tags.open)
 
 
-@pytest.mark.parametrize("fn", [fn for fn, principle, _ in wrong_answers(
-    "m03_consent_forms").WRONG_ANSWERS if principle == "consent"],
-    ids=lambda fn: fn.__name__)
-def test_each_wrong_reading_of_a_rule_fails_on_the_hidden_variant(fn) -> None:
-    outcome = run("03-consent-forms", fn, "hidden")
-    assert not outcome.passed and outcome.principle == "consent", outcome.message
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_markup_is_spelled_several_ways_in_every_variant(seed: int) -> None:
+    """The spellings that break a parse by string matching are planted whatever the seed."""
+    pages = {f["label"]: f["html"] for f in forms_ex.make_forms(seed)}
+
+    def sharing_tag(label: str) -> str:
+        page = pages[label]
+        start = page.index("antipiracy_sharing", page.index("data-purpose"))
+        tag = page[page.index("<input", page.index('type="hidden"', start) + 1):]
+        return tag[:tag.index(">") + 1]
+
+    assert re.search(r"<input[^>]*\schecked[\s/>]", sharing_tag(
+        "pre-ticked, written as a bare checked"))
+    assert re.search(r"""\schecked=["']checked["']""", sharing_tag(
+        'pre-ticked, written as checked="checked"'))
+    assert re.search(r"\sREQUIRED[\s/>]", sharing_tag(
+        "the sharing box required, written as a bare REQUIRED"))
+    decoy = sharing_tag("aria-checked and aria-required set to false on an optional, "
+                        "unticked box")
+    assert "aria-checked" in decoy and "aria-required" in decoy
+    assert not re.search(r"\s(checked|required)[\s=/>]", decoy)
+    for label, page in pages.items():  # a hidden input named like a consent, a required field
+        email = re.search(r"<input[^>]*name=[\"']email[\"'][^>]*>", page)
+        assert email and re.search(r"\srequired[\s>]", email.group()), label
+        if PLANTED_VERDICTS.get(label) is not None and "terms of sale" not in label:
+            assert 'type="hidden" name="consent_version"' in page, label
+    assert re.search(r"<dl[^>]*\shidden[\s>]", pages[
+        "the information list has the hidden attribute"])
+    assert "display : none" in pages["the information list sits in a block styled display: none"]
+    assert "https://leesgraag.example/my-data" in pages[
+        "the withdrawal link written as a full address"]
+    assert "Stichting Kopieerwacht" in pages["terms that describe the sharing beside its own box"]
+    html = "".join(pages.values())
+    for placement in (r"<label>\s*<input", r"<label for=[^>]*>[^<]*</label>\s*<input",
+                      r"<input[^>]*>\s*<label for="):
+        assert re.search(placement, html), placement
 
 
-def test_other_correct_readings_pass_both_variants() -> None:
-    """A review written another way (per code, the withdrawal routes listed as hard) passes."""
-    def review_by_rule(cms, forms):
-        hard = {"letter", "phone", "none"}
-        verdicts = {}
-        for form in forms:
-            sharing = [b for b in form["boxes"] if "antipiracy_sharing" in b["purposes"]]
-            codes = set()
-            codes |= {"pre_ticked"} if any(b["pre_ticked"] for b in sharing) else set()
-            codes |= {"bundled_terms"} if form["terms_mention_sharing"] and not sharing \
-                else set()
-            codes |= {"bundled_purposes"} if any(len(b["purposes"]) > 1 for b in sharing) \
-                else set()
-            codes |= {"required_for_checkout"} if any(b["required"] for b in sharing) else set()
-            tell = {"controller", "recipient", "purpose", "data", "withdrawal"}
-            codes |= {"not_informed"} if any(not tell <= set(b["tells"]) for b in sharing) \
-                else set()
-            codes |= {"hard_to_withdraw"} if form["withdraw_via"] in hard else set()
-            verdicts[form["id"]] = sorted(codes)
+def _bs4_review(cms, pages):
+    """A correct review with BeautifulSoup (installed with JupyterLab; not required)."""
+    from urllib.parse import urlparse
+
+    from bs4 import BeautifulSoup
+
+    def shown(tag):
+        for node in [tag, *tag.parents]:
+            style = (node.get("style") or "").replace(" ", "") if node.name else ""
+            if node.name and (node.has_attr("hidden") or "display:none" in style):
+                return False
+        return True
+
+    verdicts = {}
+    for form_id, page in pages.items():
+        soup = BeautifulSoup(page, "html.parser")
+        problems = set()
+        sharing = [b for b in soup.find_all(attrs={"data-purpose": True})
+                   if "antipiracy_sharing" in b["data-purpose"].split()]
+        terms = soup.find(id="terms")
+        if not sharing and terms and "Stichting Kopieerwacht" in terms.get_text():
+            problems.add("bundled_terms")
+        for box in sharing:
+            tick = box.find("input", attrs={"type": "checkbox"})
+            problems |= {"pre_ticked"} if tick.has_attr("checked") else set()
+            problems |= {"required_for_checkout"} if tick.has_attr("required") else set()
+            problems |= {"bundled_purposes"} if len(box["data-purpose"].split()) > 1 else set()
+            rows = {}
+            for title in box.find_all("dt"):
+                dd = title.find_next_sibling("dd")
+                if shown(title) and dd is not None and dd.get_text(strip=True):
+                    rows[title.get_text(strip=True)] = dd
+            if set(rows) != {"Who asks", "Passed to", "What for", "Which data",
+                             "Withdrawal"} or "Stichting Kopieerwacht" not in \
+                    rows["Passed to"].get_text():
+                problems.add("not_informed")
+            if "Withdrawal" in rows:
+                urls = [urlparse(a.get("href", "")) for a in rows["Withdrawal"].find_all("a")]
+                if not any(u.path == "/my-data" and u.netloc in ("", "leesgraag.example")
+                           and u.scheme in ("", "https", "http") for u in urls):
+                    problems.add("hard_to_withdraw")
+        verdicts[form_id] = problems
+    return verdicts
+
+
+def _the_other_reading_too(cms, pages):
+    """The right review plus every code the grader accepts as a second reading."""
+    answers = wrong_answers("m03_consent_forms")
+    verdicts = answers._review(pages)
+    for form_id, problems in verdicts.items():
+        tree = answers._Tree()
+        tree.feed(pages[form_id])
+        boxes = [n for n in answers._walk(tree.root)
+                 if "antipiracy_sharing" in n.attrs.get("data-purpose", "").split()]
+        if "bundled_terms" in problems:
+            problems |= {"required_for_checkout", "bundled_purposes", "not_informed",
+                         "hard_to_withdraw"}
+        if any("withdrawal" not in answers._rows(box) for box in boxes):
+            problems.add("hard_to_withdraw")  # no withdrawal row shown: no way back shown
+        if "You may withdraw your consent at any time." in pages[form_id]:
+            problems.add("not_informed")  # a right without a route: not told how
+    return verdicts
+
+
+@pytest.mark.parametrize("fn", [lambda cms, pages: wrong_answers("m03_consent_forms")._review(
+    pages), _bs4_review], ids=["tree", "bs4"])
+@pytest.mark.parametrize("variant", ["visible", "hidden"])
+def test_other_correct_reviews_pass_both_variants(fn, variant: str) -> None:
+    """Reviews written other ways than the notebook's (a tree of nodes, BeautifulSoup) pass."""
+    outcome = run(FORMS, fn, variant)
+    assert outcome.passed, outcome.message
+
+
+def test_a_second_lawful_reading_passes_and_is_not_a_free_pass() -> None:
+    """Where the law allows two readings the grader accepts both; a code added elsewhere
+    still fails."""
+    outcome = run(FORMS, _the_other_reading_too, "visible")
+    assert outcome.passed, outcome.message
+    forms = forms_ex.make_forms(get_exercise(FORMS).visible.seed)
+    (hidden_list,) = [f for f in forms if f["label"] == "the information list has the hidden "
+                      "attribute"]
+    assert forms_ex.tolerated(hidden_list) == {"hard_to_withdraw"}
+    (correct,) = [f for f in forms if f["label"] == "a fully correct form"]
+    assert forms_ex.tolerated(correct) == set()
+
+    def one_more_on_a_lawful_page(cms, pages):
+        verdicts = wrong_answers("m03_consent_forms")._review(pages)
+        verdicts[correct["id"]].add("hard_to_withdraw")
         return verdicts
 
-    for variant in ("visible", "hidden"):
-        outcome = run("03-consent-forms", review_by_rule, variant)
-        assert outcome.passed, outcome.message
+    outcome = run(FORMS, one_more_on_a_lawful_page, "visible")
+    assert outcome.principle == "consent" and "a fully correct form" in outcome.message
 
 
 def test_each_problem_code_has_an_article_and_a_reason() -> None:
     for code in forms_ex.CODES:
         article, _ = forms_ex.PROBLEMS[code]
-        assert "art." in article or "para" in article, code
+        assert "art." in article and "para" in article, code
         assert forms_ex.why(code).strip(), code
+
+
+def test_the_sample_pages_are_the_visible_pages_without_their_labels() -> None:
+    pages = forms_ex.sample_pages()
+    forms = forms_ex.make_forms(get_exercise(FORMS).visible.seed)
+    assert pages == {f["id"]: f["html"] for f in forms}
+    assert all(f["label"] not in page for f in forms for page in pages.values())
 
 
 # --- the source notebook ----------------------------------------------------------------
@@ -387,7 +530,7 @@ def test_every_legal_claim_cell_cites_an_article() -> None:
     assert "*unverified*" in minister, minister  # L23: not found, so marked
     rubric = cell(nb, "m03-ex3-answer").source
     assert "rejects art. 6(1)(b)" in rubric and "art. 10" in rubric
-    assert "1.5–2.2 hours" in nb.cells[0].source
+    assert "1.7–2.5 hours" in nb.cells[0].source
 
 
 # --- the notebook through nbgrader (one slow test) ----------------------------------------

@@ -1,237 +1,374 @@
-"""Exercise 03-consent-forms: judge checkout designs against the rules for valid consent.
+"""Exercise 03-consent-forms: review the checkout pages the shop front renders.
 
-The learner writes ``review_forms(cms, forms) -> {form id: set of problem codes}`` for the
-consent to share buyer details with the anti-piracy foundation (``antipiracy_sharing``).
-A form is plain data (its boxes, whether a box is pre-ticked or required, what its text
-tells, whether the terms mention the sharing, how a buyer withdraws). The reference
-verdict follows art. 4(11), 7 GDPR and EDPB Guidelines 05/2020; four problem codes are the
-consent methods of ``datasets/policy/consent_rules.toml`` and carry its reasons, two are
-about the form as a whole (informed, paras 64-65; withdrawal as easy as consent, 7(3)).
-The forms are generated from the variant's seed, so each variant has other forms; the
-boundary forms of ``BOUNDARIES`` are in every variant, so that each rule read wrongly (any
-required box, any pre-ticked box, terms that merely describe the sharing, a right to
-withdraw without a route, a text that does not name the recipient) gets a failing grade.
+The learner writes ``review_forms(cms, pages) -> {form id: set of problem codes}``: ``pages``
+maps a form id to the HTML of one proposed checkout page, and the review judges the consent
+to share buyer details with the anti-piracy foundation (``antipiracy_sharing``) on it. The
+learner parses the HTML (the standard library's ``html.parser`` is enough); the grader
+judges the *design* each page was rendered from, so the two never share code.
+
+Every variant holds every planted design of :data:`PLANTED` (each problem code, several
+spellings of it in the markup, and lawful forms on the edge of each rule) plus two seeded
+forms with two problems each, in a seeded order and with seeded markup (attribute order,
+quotes, label before, after or around the box, the element that carries ``data-purpose``).
+The codes, their articles and every text on the pages are data:
+``datasets/exercises/consent_forms.toml``.
+
+How a verdict is judged. Each form has the problems its design has (``verdict``); a review
+must report each of them, and may report nothing else, because flagging a lawful form
+means throwing away valid consents or blocking a lawful design. Where the law allows two
+readings the grader accepts both (``tolerated``): a page without a sharing box but with the
+sharing in its terms is ``bundled_terms``, and may also be called a condition of the sale,
+a bundle, uninformed or hard to withdraw; a page whose withdrawal row is missing or hidden
+may also be called hard to withdraw; a right to withdraw without a route may also be called
+uninformed.
 """
 
 from __future__ import annotations
 
 import copy
+import html
 import random
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from grading.checks import PrincipleViolation, check_type
 from grading.harness import Attempt, Exercise, Variant, register
-from sandbox_cms.privacy.consent import load_methods
+from sandbox_cms.core.datafiles import DATASETS, read_toml
+from sandbox_cms.core.errors import CourseError
 
 EXERCISE_ID = "03-consent-forms"
+FORMS_FILE = DATASETS / "exercises" / "consent_forms.toml"
+CODES = ("pre_ticked", "bundled_terms", "bundled_purposes", "required_for_checkout",
+         "not_informed", "hard_to_withdraw")
+ROWS = ("controller", "recipient", "purpose", "data", "withdrawal")
+
+
+@cache
+def texts() -> dict[str, Any]:
+    """The exercise's data file, checked: every code, row and route it needs."""
+    data = read_toml(FORMS_FILE, CourseError, "consent forms file")
+    for key in ("shop", "foundation", "site", "withdraw_path", "purpose", "terms_clause",
+                "terms_mention", "newsletter_question", "terms_question"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise CourseError(f"{FORMS_FILE}: key '{key}' must be a non-empty string")
+    for code in CODES:
+        entry = data.get("codes", {}).get(code, {})
+        if not entry.get("article") or not entry.get("rule"):
+            raise CourseError(f"{FORMS_FILE}: [codes.{code}] needs an article and a rule")
+    for table, keys in (("rows", ROWS), ("told", ROWS[:4])):
+        missing = [k for k in keys if not data.get(table, {}).get(k)]
+        if missing:
+            raise CourseError(f"{FORMS_FILE}: [{table}] misses {', '.join(missing)}")
+    for name, route in data.get("routes", {}).items():
+        if not isinstance(route.get("easy"), bool) or not route.get("html"):
+            raise CourseError(f"{FORMS_FILE}: [routes.{name}] needs easy and html")
+    return data
+
+
 PURPOSE = "antipiracy_sharing"
-# What an informed consent to this disclosure must tell: who asks (the shop), for what, which
-# data, the right to withdraw (EDPB Guidelines 05/2020 para 64), and who receives the data
-# (para 65: other controllers relying on the consent are named; art. 13(1)(e)).
-MUST_TELL = ("controller", "recipient", "purpose", "data", "withdrawal")
-EASY_WITHDRAWAL = ("account", "email_link")
-
-# problem code -> (article the grade cites, why; None = the reason in consent_rules.toml)
-PROBLEMS: dict[str, tuple[str, str | None]] = {
-    "pre_ticked": ("art. 4(11) GDPR, recital 32; EDPB Guidelines 05/2020 para 79", None),
-    "bundled_terms": ("art. 7(2) GDPR, recital 42; EDPB Guidelines 05/2020 para 81", None),
-    "bundled_purposes": ("art. 6(1)(a) GDPR, recital 43; EDPB Guidelines 05/2020 paras 42-44",
-                         None),
-    "required_for_checkout": ("art. 7(4) GDPR, recital 43; EDPB Guidelines 05/2020 "
-                              "paras 26-37", None),
-    "not_informed": ("art. 4(11), 7(3) GDPR; EDPB Guidelines 05/2020 paras 64-65",
-                     "consent must be informed: the text must name the controller, the "
-                     "recipient who gets the data, the purpose, the data and the right to "
-                     "withdraw"),
-    "hard_to_withdraw": ("art. 7(3) GDPR; EDPB Guidelines 05/2020 paras 114-123",
-                         "withdrawing must be as easy as giving consent: a click at checkout "
-                         "cannot be undone only by letter or phone, and a right to withdraw "
-                         "with no way to do it is no right"),
-}
-CODES = tuple(PROBLEMS)
-
-WITHDRAW_TEXT = {
-    "account": "withdraw at any time in your account",
-    "email_link": "withdraw at any time with the link in every order e-mail",
-    "letter": "withdraw by sending a signed letter to our office",
-    "phone": "withdraw by calling customer service on working days",
-    "none": "withdraw at any time",  # says so, but the shop offers no way to do it
-}
-FOUNDATION = "Stichting Kopieerwacht, the anti-piracy foundation,"
+PROBLEMS: dict[str, tuple[str, str]] = {}  # code -> (article, rule); filled below
 
 
-def sharing_text(tells: list[str], withdraw_via: str = "account", required: bool = False,
-                 bundled: bool = False) -> str:
-    """The sharing box's text, telling exactly the items in ``tells``."""
-    who = "Leesgraag B.V. may pass" if "controller" in tells else "We may pass"
-    what = "your name, e-mail address and order number" if "data" in tells else "your details"
-    whom = FOUNDATION if "recipient" in tells else "third parties"
-    why = ("if a copy of a book you bought turns up on an illegal download site"
-           if "purpose" in tells else "where this is useful")
-    text = f"{who} {what} to {whom} {why}."
-    if bundled:
-        text += " And send me the Leesgraag newsletter."
-    if required:
-        text += " (Required to complete your order.)"
-    else:
-        text += " You can buy without agreeing."
-    if "withdrawal" in tells:
-        text += f" You can {WITHDRAW_TEXT[withdraw_via]}."
-    return text
+def _load_problems() -> None:
+    data = texts()
+    if data["purpose"] != PURPOSE:
+        raise CourseError(f"{FORMS_FILE}: purpose must be {PURPOSE!r}")
+    PROBLEMS.update({c: (data["codes"][c]["article"], " ".join(data["codes"][c]["rule"].split()))
+                     for c in CODES})
 
 
-NEWSLETTER_BOX = {"text": "Send me the Leesgraag newsletter.", "purposes": ["newsletter"],
-                  "pre_ticked": False, "required": False,
-                  "tells": ["controller", "purpose", "withdrawal"]}
-# A box the order needs: delivering the e-book rests on the contract (art. 6(1)(b)), not on
-# consent, so requiring it is no art. 7(4) problem for the sharing consent.
-ORDER_BOX = {"text": "I accept the terms of sale: Leesgraag B.V. uses my name and e-mail "
-             "address to deliver the e-book. (Required to complete your order.)",
-             "purposes": ["order_fulfilment"], "pre_ticked": False, "required": True,
-             "tells": ["controller", "purpose", "data"]}
-
-# Boundary forms, in every variant: (label, what is changed on a valid form). Each tells a
-# right reading of one rule from a plausible wrong one.
-BOUNDARIES: tuple[tuple[str, str], ...] = (
-    ("a required box for the contract beside a free sharing box", "order_box"),
-    ("a pre-ticked newsletter box beside an unticked sharing box", "pre_ticked_newsletter"),
-    ("a separate, unticked newsletter box", "newsletter_box"),
-    ("terms that also describe the sharing, beside its own box", "terms_describe"),
-    ("withdrawal through the link in every order e-mail", "email_link"),
-    ("a right to withdraw but no way to do it", "no_route"),
-    ("a text that names the shop but not the foundation", "no_recipient"),
-    ("a text that names the foundation but not the shop", "no_controller"),
-    ("withdrawal only by phone", "phone"),
-)
+_load_problems()
 
 
 def why(code: str) -> str:
-    """The plain reason a form with this problem gives no valid consent."""
-    reason = PROBLEMS[code][1]
-    return reason if reason is not None else load_methods()[code].reason
+    """The plain rule a form with this problem breaks."""
+    return PROBLEMS[code][1]
 
 
-def _boundary(change: str, form: dict[str, Any]) -> None:
-    """Make one boundary form from a valid one (in place)."""
-    box = form["boxes"][0]
-    if change == "order_box":
-        form["boxes"].append(copy.deepcopy(ORDER_BOX))
-    elif change == "pre_ticked_newsletter":
-        form["boxes"].append({**copy.deepcopy(NEWSLETTER_BOX), "pre_ticked": True})
-    elif change == "newsletter_box":
-        form["boxes"].append(copy.deepcopy(NEWSLETTER_BOX))
-    elif change == "terms_describe":
-        form["terms_mention_sharing"] = True
-    elif change in ("email_link", "phone"):
-        form["withdraw_via"] = change
-    elif change == "no_route":
-        form["withdraw_via"] = "none"
-    elif change == "no_recipient":
-        box["tells"] = [t for t in MUST_TELL if t != "recipient"]
-    elif change == "no_controller":
-        box["tells"] = [t for t in MUST_TELL if t != "controller"]
-    else:
-        raise ValueError(change)
+# --- the designs --------------------------------------------------------------------------
+
+def _sharing(**changes: Any) -> dict[str, Any]:
+    """A well-made sharing box, with ``changes``."""
+    box = {"purposes": [PURPOSE], "checked": None, "required": None, "missing": [],
+           "empty": [], "vague_recipient": False, "info": "shown", "route": "my_data",
+           "decoys": False}
+    box.update(changes)
+    return box
 
 
-def _valid_form() -> dict[str, Any]:
-    return {
-        "boxes": [{"text": "", "purposes": [PURPOSE], "pre_ticked": False,
-                   "required": False, "tells": list(MUST_TELL)}],
-        "terms_mention_sharing": False,
-        "withdraw_via": "account",
-    }
+# label -> the design's changes: sharing-box fields, or "sharing" (None: no box), "terms"
+# (None, "plain", "clause", "mention") and "newsletter" (None, "unticked", "ticked").
+PLANTED: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("a fully correct form", {}),
+    ("pre-ticked, written as a bare checked", {"checked": "bare"}),
+    ('pre-ticked, written as checked="checked"', {"checked": "value"}),
+    ("the sharing only in the terms of sale", {"sharing": None, "terms": "clause"}),
+    ("one box for the sharing and the newsletter", {"purposes": [PURPOSE, "newsletter"]}),
+    ('the sharing box required, written as required="required"', {"required": "value"}),
+    ("the sharing box required, written as a bare REQUIRED", {"required": "upper"}),
+    ("a recipient row that does not name the foundation", {"vague_recipient": True}),
+    ("no recipient row", {"missing": ["recipient"]}),
+    ("no purpose row", {"missing": ["purpose"]}),
+    ("an empty data row", {"empty": ["data"]}),
+    ("no withdrawal row", {"missing": ["withdrawal"]}),
+    ("the information list has the hidden attribute", {"info": "hidden"}),
+    ("the information list sits in a block styled display: none", {"info": "display_none"}),
+    ("withdrawal only by phone (a tel: link)", {"route": "phone"}),
+    ("withdrawal only by phone (a link to the contact page)", {"route": "phone_contact"}),
+    ("withdrawal only by letter", {"route": "letter"}),
+    ("a right to withdraw but no way to do it", {"route": "none"}),
+    # lawful forms on the edge of a rule
+    ("a required terms box beside a free sharing box", {"terms": "plain"}),
+    ("a pre-ticked newsletter box beside an unticked sharing box", {"newsletter": "ticked"}),
+    ("a separate, unticked newsletter box", {"newsletter": "unticked"}),
+    ("terms that describe the sharing beside its own box", {"terms": "mention"}),
+    ("the withdrawal link written as a full address", {"route": "my_data_url"}),
+    ("aria-checked and aria-required set to false on an optional, unticked box",
+     {"decoys": True}),
+)
+# Forms with two problems; each variant draws two of them.
+PAIRS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("pre-ticked and required", {"checked": "empty", "required": "bare"}),
+    ("one box for two purposes, recipient not named", {"purposes": ["newsletter", PURPOSE],
+                                                       "vague_recipient": True}),
+    ("required, withdrawal only by letter", {"required": "value", "route": "letter"}),
+    ("pre-ticked, withdrawal only by phone", {"checked": "upper", "route": "phone"}),
+)
+LAWFUL = ("a fully correct form", "a required terms box beside a free sharing box",
+          "a pre-ticked newsletter box beside an unticked sharing box",
+          "a separate, unticked newsletter box",
+          "terms that describe the sharing beside its own box",
+          "the withdrawal link written as a full address",
+          "aria-checked and aria-required set to false on an optional, unticked box")
 
 
-def _with(problem: str, form: dict[str, Any], rng: random.Random) -> None:
-    """Give ``form`` one problem (in place)."""
-    box = form["boxes"][0]
-    if problem == "pre_ticked":
-        box["pre_ticked"] = True
-    elif problem == "bundled_terms":
-        form["boxes"].pop(0)
-        form["terms_mention_sharing"] = True
-    elif problem == "bundled_purposes":
-        box["purposes"] = [PURPOSE, "newsletter"]
-    elif problem == "required_for_checkout":
-        box["required"] = True
-    elif problem == "not_informed":
-        missing = rng.choice(MUST_TELL)
-        box["tells"] = [t for t in MUST_TELL if t != missing]
-    elif problem == "hard_to_withdraw":
-        form["withdraw_via"] = rng.choice(["letter", "phone"])
+def _design(label: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    form_keys = {"sharing", "terms", "newsletter"}
+    box_changes = {k: v for k, v in changes.items() if k not in form_keys}
+    sharing = changes.get("sharing", "box")
+    return {"label": label,
+            "sharing": None if sharing is None else _sharing(**copy.deepcopy(box_changes)),
+            "terms": changes.get("terms"), "newsletter": changes.get("newsletter")}
 
 
-# Problems that can share one form (bundled_terms removes the box, so it stands alone).
-PAIRS = (("pre_ticked", "required_for_checkout"), ("bundled_purposes", "not_informed"),
-         ("pre_ticked", "hard_to_withdraw"), ("required_for_checkout", "not_informed"))
+def _generate(seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(f"consent-pages-{seed}")
+    designs = [_design(label, changes) for label, changes in PLANTED]
+    designs += [_design(label, changes) for label, changes in rng.sample(PAIRS, 2)]
+    rng.shuffle(designs)
+    for n, design in enumerate(designs, start=1):
+        design["id"] = f"F{n}"
+        # a separate newsletter box on some other forms, as on a real page
+        if design["newsletter"] is None and design["label"] not in LAWFUL and rng.random() < 0.4:
+            design["newsletter"] = "unticked"
+        design["html"] = render(design, random.Random(f"{seed}-{design['label']}"))
+    return designs
 
 
 def make_forms(seed: int) -> list[dict[str, Any]]:
-    """Forms for one variant: two valid ones, each problem alone, two with two problems and
-    every boundary form, in a seeded order; a newsletter box appears on some of the others
-    as a distraction."""
-    return _generate(seed)[0]
+    """The designs of one variant, each with its ``id``, ``label`` and rendered ``html``."""
+    return _generate(seed)
 
 
-def boundary_forms(seed: int) -> dict[str, str]:
-    """Which form of the variant with this seed is which boundary: label -> form id."""
-    return _generate(seed)[1]
+def sample_pages() -> dict[str, str]:
+    """The pages of the visible test, HTML only: to look at while writing the review."""
+    return {f["id"]: f["html"] for f in _generate(EXERCISE.visible.seed or 0)}
 
 
-def _generate(seed: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    rng = random.Random(f"consent-forms-{seed}")
-    designs: list[tuple[str, ...]] = [(), (), *((c,) for c in CODES), *rng.sample(PAIRS, 2)]
-    designs += [("boundary", label) for label, _ in BOUNDARIES]
-    rng.shuffle(designs)
-    forms, labels = [], {}
-    changes = dict(BOUNDARIES)
-    for n, design in enumerate(designs, start=1):
-        form = _valid_form()
-        if design[:1] == ("boundary",):
-            _boundary(changes[design[1]], form)
-            labels[design[1]] = f"F{n}"
-        else:
-            for problem in design:
-                _with(problem, form, rng)
-        for box in form["boxes"]:
-            if PURPOSE in box["purposes"]:
-                box["text"] = sharing_text(box["tells"], form["withdraw_via"], box["required"],
-                                           len(box["purposes"]) > 1)
-        if design[:1] != ("boundary",) and rng.random() < 0.5:
-            form["boxes"].append(copy.deepcopy(NEWSLETTER_BOX))
-        forms.append({"id": f"F{n}", **form})
-    return forms, labels
+def planted_forms(seed: int) -> dict[str, str]:
+    """Which form of the variant with this seed carries which planted design: label -> id."""
+    return {d["label"]: d["id"] for d in _generate(seed)}
 
+
+# --- the reference verdict ----------------------------------------------------------------
 
 _verdict_calls = [0]  # how often verdict() ran; the learner's code must not call it
 
 
-def verdict(form: Mapping[str, Any]) -> set[str]:
-    """The reference: which problems keep this form from giving valid sharing consent."""
+def verdict(design: Mapping[str, Any]) -> set[str]:
+    """The reference: the problems that keep this design from giving valid sharing consent."""
     _verdict_calls[0] += 1
-    problems = set()
-    boxes = [b for b in form["boxes"] if PURPOSE in b["purposes"]]
-    if not boxes and form.get("terms_mention_sharing"):
-        problems.add("bundled_terms")
-    for box in boxes:
-        if box["pre_ticked"]:
-            problems.add("pre_ticked")
-        if len(box["purposes"]) > 1:
-            problems.add("bundled_purposes")
-        if box["required"]:
-            problems.add("required_for_checkout")
-        if not set(MUST_TELL) <= set(box["tells"]):
-            problems.add("not_informed")
-    if form["withdraw_via"] not in EASY_WITHDRAWAL:
-        problems.add("hard_to_withdraw")
-    return problems
+    return _problems(design)[0]
 
+
+def tolerated(design: Mapping[str, Any]) -> set[str]:
+    """Codes a review may add to the verdict without being wrong (two lawful readings)."""
+    return _problems(design)[1]
+
+
+def _problems(design: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    box = design["sharing"]
+    if box is None:
+        if design["terms"] == "clause":
+            return {"bundled_terms"}, {"required_for_checkout", "bundled_purposes",
+                                       "not_informed", "hard_to_withdraw"}
+        return set(), set()
+    problems, also = set(), set()
+    if box["checked"]:
+        problems.add("pre_ticked")
+    if len(box["purposes"]) > 1:
+        problems.add("bundled_purposes")
+    if box["required"]:
+        problems.add("required_for_checkout")
+    shown = box["info"] == "shown"
+    if not shown or box["missing"] or box["empty"] or box["vague_recipient"]:
+        problems.add("not_informed")
+    if not shown or "withdrawal" in box["missing"]:
+        also.add("hard_to_withdraw")  # no route shown: either reading holds
+    elif not texts()["routes"][box["route"]]["easy"]:
+        problems.add("hard_to_withdraw")
+        if box["route"] == "none":
+            also.add("not_informed")  # the right is told, but not how to use it
+    return problems, also - problems
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+def _attrs(pairs: list[tuple[str, str | None]], rng: random.Random) -> str:
+    """Attributes in a seeded order, each quoted with " or '; a None value is bare."""
+    pairs = list(pairs)
+    rng.shuffle(pairs)
+    out = []
+    for name, value in pairs:
+        if value is None:
+            out.append(name)
+        else:
+            quote = rng.choice(('"', "'"))
+            out.append(f"{name}={quote}{html.escape(value, quote=True)}{quote}")
+    return " ".join(out)
+
+
+def _flag(name: str, spelling: str | None) -> list[tuple[str, str | None]]:
+    """A boolean attribute in one spelling: bare, name="name", name="" or upper case."""
+    if spelling is None:
+        return []
+    return [{"bare": (name, None), "value": (name, name), "empty": (name, ""),
+             "upper": (name.upper(), None)}[spelling]]
+
+
+def _box_html(n: int, purposes: list[str], question: str, checkbox: list[tuple[str, str | None]],
+              info: str, rng: random.Random, wrapper: str, version: str | None) -> str:
+    """One box: the wrapper with ``data-purpose``, the checkbox, its label and its info."""
+    box_id = f"c{n}-{'-'.join(purposes)}"
+    pairs = [("type", "checkbox"), ("id", box_id), *checkbox]
+    tail = rng.choice((">", " />", "/>"))
+    box = f"<input {_attrs(pairs, rng)}{tail}"
+    placement = rng.choice(("around", "before", "after"))
+    if placement == "around":
+        ticked = f"<label>{box} {question}</label>"
+    elif placement == "before":
+        ticked = f"<label for=\"{box_id}\">{question}</label>\n      {box}"
+    else:
+        ticked = f"{box}\n      <label for=\"{box_id}\">{question}</label>"
+    extra = ""
+    if version:  # the text version shown, kept as proof of what was asked (art. 7(1))
+        extra = f"      <input type=\"hidden\" name=\"consent_version\" value=\"{version}\">\n"
+    wrap_attrs = _attrs([("class", "consent"), ("data-purpose", " ".join(purposes))], rng)
+    legend = "      <legend>Your choice</legend>\n" if wrapper == "fieldset" else ""
+    return (f"    <{wrapper} {wrap_attrs}>\n{legend}{extra}      {ticked}\n{info}"
+            f"    </{wrapper}>\n")
+
+
+def _info(rows: list[tuple[str, str]], rng: random.Random, how: str = "shown") -> str:
+    """The information list under a box: (row label, html) pairs."""
+    body = "".join(f"        <dt>{label}</dt>\n        <dd>{value}</dd>\n"
+                   for label, value in rows)
+    pairs: list[tuple[str, str | None]] = [("class", "consent-info")]
+    if how == "hidden":
+        pairs.append(("hidden", None))
+    elif rng.random() < 0.3:
+        pairs.append(("style", "margin: 0.5em 0"))
+    dl = f"      <dl {_attrs(pairs, rng)}>\n{body}      </dl>\n"
+    if how == "display_none":
+        return f"      <div style=\"font-size: small; display : none;\">\n{dl}      </div>\n"
+    return dl
+
+
+def _sharing_rows(box: Mapping[str, Any], rng: random.Random) -> list[tuple[str, str]]:
+    data = texts()
+    told = dict(data["told"])
+    if box["vague_recipient"]:
+        told["recipient"] = rng.choice(data["vague_recipients"])
+    told["withdrawal"] = data["routes"][box["route"]]["html"]
+    for row in box["empty"]:
+        told[row] = ""
+    if len(box["purposes"]) > 1:
+        told["purpose"] = ("A monthly newsletter; and, only if a copy of an e-book you bought "
+                           "here turns up on a download site, tracing that one copy")
+    return [(data["rows"][row], told[row]) for row in ROWS if row not in box["missing"]]
+
+
+def render(design: Mapping[str, Any], rng: random.Random) -> str:
+    """The checkout page of one design, as the shop front would serve it."""
+    data = texts()
+    wrapper = rng.choice(("div", "li", "fieldset"))
+    boxes: list[tuple[float, str]] = []
+    n = int(str(design.get("id", "F0"))[1:] or 0)
+    box = design["sharing"]
+    if box is not None:
+        checkbox = [("name", rng.choice(("consent", "consents[]"))),
+                    ("value", " ".join(box["purposes"])),
+                    *_flag("checked", box["checked"]), *_flag("required", box["required"])]
+        if box["decoys"]:
+            checkbox += [("aria-checked", "false"), ("aria-required", "false")]
+        question = rng.choice(data["bundled_questions"] if len(box["purposes"]) > 1
+                              else data["sharing_questions"])
+        info = _info(_sharing_rows(box, rng), rng, box["info"])
+        boxes.append((1.0, _box_html(n, box["purposes"], question, checkbox, info, rng,
+                                     wrapper, "antipiracy-v1")))
+    if design["newsletter"]:
+        told = data["newsletter_told"]
+        rows = [(data["rows"][k], told[k]) for k in ("controller", "purpose", "data",
+                                                     "withdrawal")]
+        checked = _flag("checked", "bare") if design["newsletter"] == "ticked" else []
+        boxes.append((rng.choice((0.5, 1.5)), _box_html(
+            n, ["newsletter"], data["newsletter_question"],
+            [("name", "consent"), ("value", "newsletter"), *checked], _info(rows, rng), rng,
+            wrapper, None)))
+    terms = ""
+    if design["terms"]:
+        required = _flag("required", rng.choice(("bare", "value")))
+        boxes.append((2.0, _box_html(n, ["order_fulfilment"], data["terms_question"],
+                                     [("name", "accept_terms"), ("value", "yes"), *required],
+                                     "", rng, wrapper, "terms-v3")))
+        items = list(data["terms"])
+        if design["terms"] in ("clause", "mention"):
+            clause = data["terms_clause" if design["terms"] == "clause" else "terms_mention"]
+            items.insert(rng.randrange(1, len(items) + 1), " ".join(clause.split()))
+        listed = "".join(f"    <li>{html.escape(item)}</li>\n" for item in items)
+        terms = (f"<section id=\"terms\" class=\"terms\">\n  <h2>Terms of sale</h2>\n"
+                 f"  <ol>\n{listed}  </ol>\n</section>\n")
+    boxes.sort(key=lambda b: b[0])
+    inner = "".join(b for _, b in boxes)
+    if wrapper == "li":
+        inner = f"    <ul class=\"choices\">\n{inner}    </ul>\n"
+    token = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    email = _attrs([("type", "email"), ("name", "email"), ("id", "email"),
+                    ("required", None)], rng)
+    name = _attrs([("type", "text"), ("name", "name"), ("id", "name"), ("required", None)],
+                  rng)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        "<title>Checkout &middot; Leesgraag</title></head>\n<body>\n"
+        "<header><a href=\"/\">Leesgraag</a> &ndash; e-books</header>\n<main>\n"
+        "<h1>Checkout</h1>\n<form method=\"post\" action=\"/checkout\" class=\"checkout\">\n"
+        f"  <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\n"
+        "  <fieldset>\n    <legend>Your order</legend>\n"
+        "    <p>Het verloren archief (e-book) &mdash; &euro; 12,99</p>\n"
+        f"    <label for=\"name\">Name</label> <input {name}>\n"
+        f"    <label for=\"email\">E-mail address</label> <input {email}>\n"
+        "  </fieldset>\n"
+        "  <fieldset class=\"consents\">\n    <legend>Your choices</legend>\n"
+        f"{inner}  </fieldset>\n  <button type=\"submit\">Place order</button>\n</form>\n"
+        f"{terms}</main>\n</body>\n</html>\n")
+
+
+# --- the exercise -------------------------------------------------------------------------
 
 def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
     forms = make_forms(variant.seed or 0)
-    return {"forms": forms}
+    return {"forms": forms, "pages": {f["id"]: f["html"] for f in forms}}
 
 
 def expect(attempt: Attempt) -> dict[str, set[str]]:
@@ -239,9 +376,9 @@ def expect(attempt: Attempt) -> dict[str, set[str]]:
 
 
 def arguments(attempt: Attempt) -> tuple[Any, ...]:
-    """The forms (a copy); notes how often the reference ran before the learner's code."""
+    """The pages (a copy); notes how often the reference ran before the learner's code."""
     attempt.context["verdict_calls"] = _verdict_calls[0]
-    return (copy.deepcopy(attempt.context["forms"]),)
+    return (dict(attempt.context["pages"]),)
 
 
 def reviewed_by_hand(attempt: Attempt) -> None:
@@ -252,39 +389,32 @@ def reviewed_by_hand(attempt: Attempt) -> None:
             "compares with; write the review yourself, rule by rule")
 
 
+def _form_key(form_id: str) -> tuple[int, str]:
+    return (int(form_id[1:]), form_id) if form_id[1:].isdigit() else (1 << 30, form_id)
+
+
 def answer_is_well_formed(attempt: Attempt) -> None:
     """A dict with every form id, each mapped to a collection of known problem codes."""
     result = attempt.result
     check_type(result, dict, "the return value")
-    missing = sorted(set(attempt.expected) - set(result), key=lambda f: int(f[1:]))
+    missing = sorted(set(attempt.expected) - set(result), key=_form_key)
     if missing:
-        raise PrincipleViolation("task", f"give a verdict for every form; missing: "
+        raise PrincipleViolation("task", f"give a verdict for every page; missing: "
                                  f"{', '.join(map(str, missing))}")
     unknown_forms = sorted(str(f) for f in set(result) - set(attempt.expected))
     if unknown_forms:
-        raise PrincipleViolation("task", "give verdicts only for the forms you were given; "
+        raise PrincipleViolation("task", "give verdicts only for the pages you were given; "
                                  f"not among them: {', '.join(unknown_forms)}")
     for form_id, codes in result.items():
         if not isinstance(codes, (set, frozenset, list, tuple)):
             raise PrincipleViolation(
                 "task", f"form {form_id}: give a set of problem codes (an empty set when the "
-                f"form is valid), not {type(codes).__name__}")
+                f"form is lawful), not {type(codes).__name__}")
         unknown = sorted({str(c) for c in codes} - set(CODES))
         if unknown:
             raise PrincipleViolation(
                 "task", f"form {form_id}: unknown problem code {unknown[0]!r} (use "
                 f"{', '.join(CODES)})")
-
-
-def _describe(code: str, form: Mapping[str, Any]) -> str:
-    """A form with a missed problem, with the detail that shows it."""
-    if code == "not_informed":
-        told = set().union(*(b["tells"] for b in form["boxes"] if PURPOSE in b["purposes"]))
-        untold = [t for t in MUST_TELL if t not in told]
-        return f"form {form['id']} (the sharing text does not tell: {', '.join(untold)})"
-    if code == "hard_to_withdraw":
-        return f"form {form['id']} (withdrawal: {form['withdraw_via']})"
-    return f"form {form['id']}"
 
 
 def _forms(n: int) -> str:
@@ -293,33 +423,36 @@ def _forms(n: int) -> str:
 
 def verdicts_match(attempt: Attempt) -> None:
     """Each form's problems, rule by rule: the first rule with a mistake is the grade."""
-    result = {k: set(v) for k, v in attempt.result.items()}
+    result = {k: {str(c) for c in v} for k, v in attempt.result.items()}
+    designs = {f["id"]: f for f in attempt.context["forms"]}
     for code in CODES:
         missed = [f for f, codes in attempt.expected.items()
-                  if code in codes and code not in result.get(f, set())]
+                  if code in codes and code not in result[f]]
         invented = [f for f, codes in attempt.expected.items()
-                    if code not in codes and code in result.get(f, set())]
+                    if code in result[f] and code not in codes | tolerated(designs[f])]
         if missed:
-            forms = {f["id"]: f for f in attempt.context["forms"]}
             raise PrincipleViolation(
                 "consent", f"{_forms(len(missed))} the problem '{code}' that you did not "
-                f"flag ({why(code)})", [_describe(code, forms[f]) for f in missed],
+                f"flag ({why(code)})",
+                [f"form {f} ({designs[f]['label']})" for f in sorted(missed, key=_form_key)],
                 article=PROBLEMS[code][0])
         if invented:
             raise PrincipleViolation(
                 "consent", f"you flagged '{code}' on {len(invented)} form(s) that do not have "
-                "it; a valid consent wrongly thrown away is a lost consent, and the shop must "
-                "be able to tell valid from invalid", [f"form {f}" for f in invented],
+                "it: a lawful form flagged is a valid consent thrown away or a lawful design "
+                "blocked, and the shop must tell valid from invalid (art. 7(1))",
+                [f"form {f} ({designs[f]['label']})" for f in sorted(invented, key=_form_key)],
                 article=PROBLEMS[code][0])
 
 
 EXERCISE = register(Exercise(
     id=EXERCISE_ID,
-    title="Which checkout designs give valid consent to share with the foundation?",
+    title="Review the checkout pages: which give valid consent to share with the foundation?",
     principles=("consent",),
     task=(
-        "review_forms(cms, forms) returns {form id: set of problem codes} for the consent "
-        "to antipiracy_sharing; an empty set means the form gives valid consent."
+        "review_forms(cms, pages) reads the HTML of each proposed checkout page and returns "
+        "{form id: set of problem codes} for the consent to antipiracy_sharing; an empty set "
+        "means the page asks for valid consent."
     ),
     checks=(reviewed_by_hand, answer_is_well_formed, verdicts_match),
     points=3,
