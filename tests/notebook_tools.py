@@ -39,6 +39,11 @@ EXERCISES = {
                            "m04_erasure_request"),
     "04-retention-job": ("04-retention", "m04-ex2-solution", "retention_job",
                          "m04_retention_job"),
+    "05-access-copy": ("05-access-requests", "m05-ex1-solution", "answer_access_request",
+                       "m05_access_copy"),
+    "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers", "m05_on_time"),
+    "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests",
+                           "m05_verify_identity"),
 }
 
 
@@ -73,6 +78,17 @@ def cell(nb: nbformat.NotebookNode, grade_id: str) -> Any:
         if nbgrader_meta(c).get("grade_id") == grade_id:
             return c
     raise KeyError(grade_id)
+
+
+def section(nb: nbformat.NotebookNode, grade_id: str) -> str:
+    """The text of a cell and of its continuations (``<grade_id>-2``, ``-3``, ...): a long
+    block of reading is split into pieces with something to run between them."""
+    found = [c.source for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id
+             or nbgrader_meta(c).get("grade_id", "").startswith(grade_id + "-")
+             and nbgrader_meta(c)["grade_id"][len(grade_id) + 1:].isdigit()]
+    if not found:
+        raise KeyError(grade_id)
+    return "\n\n".join(found)
 
 
 def graded_test_cells(nb: nbformat.NotebookNode) -> list[Any]:

@@ -30,6 +30,7 @@ from notebook_tools import (
     errors_outside_tests,
     load,
     points,
+    section,
     solution,
     source_notebook,
     wrong_answers,
@@ -514,14 +515,14 @@ def test_every_legal_claim_cell_cites_an_article() -> None:
     for c in nb.cells:
         if c.cell_type == "markdown" and "Principle:" in c.source:
             assert "art." in c.source, c.source[:80]
-    law = cell(nb, "m03-law").source
+    law = section(nb, "m03-law")
     for cited in ("art. 8(a)", "art. 8(f)", "6(1)(a)", "4(11)", "7(1)", "7(3)", "7(4)",
                   "6(1)(f)", "recital 47", "para 79", "para 81", "para 64",
                   "Aanhangsel Handelingen TK 2013–2014, nr. 116", "unverified"):
         assert cited in law, cited
-    assert "gerechtvaardigd belang" in cell(nb, "m03-story").source
+    assert "gerechtvaardigd belang" in section(nb, "m03-story")
     # law review L4, L11, L22, L23, L25
-    story = cell(nb, "m03-story").source
+    story = section(nb, "m03-story")
     assert "C-252/21" in story and "Guidelines 2/2019" in story
     for cited in ("art. 10", "UAVG", "9(2)(a)", "49(1)(a)", "para 65", "does not lift art. 5",
                   "Explicit"):

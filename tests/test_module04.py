@@ -36,6 +36,7 @@ from notebook_tools import (
     load,
     points,
     release,
+    section,
     solution,
     source_notebook,
     wrong_answers,
@@ -289,7 +290,7 @@ def test_the_law_cell_cites_then_and_now() -> None:
     for c in nb.cells:
         if c.cell_type == "markdown" and "Principle:" in c.source:
             assert "art." in c.source, c.source[:80]
-    law = cell(nb, "m04-law").source
+    law = section(nb, "m04-law")
     for cited in ("art. 10(1)", "5(1)(e)", "17(1)", "17(3)(b)", "52(4)", "2:10(3)", "4(5)",
                   "recital 26", "Opinion 05/2014", "single out", "link", "infer", "3:15i",
                   "end of the financial year", "C-413/23 P", "5(2)"):
