@@ -44,11 +44,6 @@ EXERCISES = {
     "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers", "m05_on_time"),
     "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests",
                            "m05_verify_identity"),
-    "05-access-copy": ("05-access-requests", "m05-ex1-solution", "answer_access_request",
-                       "m05_access_copy"),
-    "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers", "m05_on_time"),
-    "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests",
-                           "m05_verify_identity"),
 }
 
 
