@@ -163,3 +163,26 @@ def test_hints_ship_with_the_data_folder():
 
     assert HINTS_DIR.is_relative_to(DATASETS)
     assert sorted(p.name for p in Path(HINTS_DIR).glob("*.toml"))
+
+
+def test_every_module_notebook_tells_the_learner_about_hint_and_solution():
+    """One markdown cell before the first exercise names `hint(...)` and `solution(...)`
+    with a real exercise id (and the written answer's id where the module has one)."""
+    known = set(learner_exercises())
+    written = written_answers()
+    for path in sorted(COURSE_DIR.glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if not any("check(" in c.source for c in nb.cells if c.cell_type == "code"):
+            continue
+        first = next(n for n, c in enumerate(nb.cells) if c.cell_type == "code"
+                     and c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+        notes = [c.source for c in nb.cells[:first] if c.cell_type == "markdown"
+                 and "hint(" in c.source and "solution(" in c.source]
+        assert len(notes) == 1, f"{path.name}: one cell before the first exercise names hint()"
+        named = set(re.findall(r"""(?:hint|solution)\(\\?["']([^"'\\]+)""", notes[0]))
+        named |= set(re.findall(r"""`"(\d\d-[a-z0-9-]+)"`""", notes[0]))
+        assert named and named <= known, f"{path.name}: {sorted(named - known)}"
+        cells = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        for ex_id, grade_id in written.items():
+            if grade_id in cells:
+                assert ex_id in notes[0], f"{path.name}: the written answer's id {ex_id}"
