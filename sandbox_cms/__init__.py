@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "open_sandbox": "sandbox_cms.cms",
     # errors
     "SandboxError": "sandbox_cms.core.errors",
+    "UnknownCustomer": "sandbox_cms.core.errors",
     # data: building and checking synthetic data
     "build_sandbox": "sandbox_cms.data.build",
     "email_domain": "sandbox_cms.data.guard",
@@ -30,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "iban_problem": "sandbox_cms.data.guard",
     "is_reserved_domain": "sandbox_cms.data.guard",
     "possible_bsns": "sandbox_cms.data.guard",
+    "consent_questions": "sandbox_cms.data.shop",
     # privacy mechanisms
     "ProcessingDb": "sandbox_cms.privacy.erasure",
     "erase_customers": "sandbox_cms.privacy.erasure",
@@ -42,23 +44,29 @@ _EXPORTS: dict[str, str] = {
     "ClockControl": "sandbox_cms.notebook.widgets",
     "ConsentForm": "sandbox_cms.notebook.widgets",
     "CustomerCard": "sandbox_cms.notebook.widgets",
+    # notebook charts (SVG drawn from the learner's sandbox)
+    "consent_history": "sandbox_cms.notebook.charts",
+    "retention_timeline": "sandbox_cms.notebook.charts",
+    "transfer_map": "sandbox_cms.notebook.charts",
 }
 
 __all__ = [
     "__version__",
     "Sandbox", "fresh_sandbox", "open_sandbox",
-    "SandboxError",
+    "SandboxError", "UnknownCustomer",
     "build_sandbox",
     "email_domain", "iban_is_valid", "iban_problem", "is_reserved_domain", "possible_bsns",
+    "consent_questions",
     "ProcessingDb", "erase_customers",
     "check_transfer", "load_adequacy",
     "restore_database", "verify_backup",
     "AuditLogView", "ClockControl", "ConsentForm", "CustomerCard",
+    "consent_history", "retention_timeline", "transfer_map",
 ]  # the same names as _EXPORTS (tests/test_layers.py checks)
 
 if TYPE_CHECKING:  # the same names for type checkers, editors and import-linter's graph
     from sandbox_cms.cms import Sandbox, fresh_sandbox, open_sandbox
-    from sandbox_cms.core.errors import SandboxError
+    from sandbox_cms.core.errors import SandboxError, UnknownCustomer
     from sandbox_cms.data.build import build_sandbox
     from sandbox_cms.data.guard import (
         email_domain,
@@ -67,6 +75,8 @@ if TYPE_CHECKING:  # the same names for type checkers, editors and import-linter
         is_reserved_domain,
         possible_bsns,
     )
+    from sandbox_cms.data.shop import consent_questions
+    from sandbox_cms.notebook.charts import consent_history, retention_timeline, transfer_map
     from sandbox_cms.notebook.widgets import AuditLogView, ClockControl, ConsentForm, CustomerCard
     from sandbox_cms.privacy.backup import restore_database, verify_backup
     from sandbox_cms.privacy.erasure import ProcessingDb, erase_customers
