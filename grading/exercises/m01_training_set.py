@@ -1,16 +1,26 @@
-"""Exercise 01-training-set: a training database that shares no value with production.
+"""Exercise 01-training-set: a training database with production's shape and none of its values.
 
 The learner gets the "production" sandbox (with canary customers planted in it), a file
 name and a number of customers, and writes a training database there with the production
-schema and a realistic shape, made of fictitious people (source post 1; art. 5(1)(b), 6(4),
-5(1)(c); CJEU C-77/21 Digi). Checked: it is a complete sandbox of the same shop; nothing in
-it comes from production; every value is recognisably fictitious.
+schema, made of fictitious people (source post 1; art. 5(1)(b), 6(4), 5(1)(c); CJEU C-77/21
+Digi), that *behaves* like production: ``prepare`` gives production a shape of its own,
+drawn from the variant's seed (many customers without a phone number, a share of Belgian and
+German customers, many returned orders), so the generator's defaults do not fit and the
+learner must measure production (aggregates, under the ``training`` purpose) and generate
+to that profile. Checked, in this order: the schema; no identifying production value
+(canaries first); the asked number of customers and the shop's own catalogue; recognisably
+fictitious values; every foreign key resolves; the shape statistics of ``SHAPE`` within
+generous tolerances (tests/test_training_set.py proves three different correct solutions
+pass for several seeds). Shape and keys are an engineering requirement, not a legal rule:
+they fail as ``fit_for_purpose``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
+import statistics
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,12 +36,39 @@ EXERCISE_ID = "01-training-set"
 DATA_TABLES = ("customers", "products", "orders", "order_items", "invoices", "consent_events")
 VISIBLE_SIZE = 120
 HIDDEN_SIZE = 150
-MIN_ORDER_COVERAGE = 0.9  # share of training customers that have at least one order
+# Production's own shape, drawn per seed: (low, high) shares. The generator's defaults are far
+# outside each range plus its tolerance (no customer without a phone, all in NL, 5% returned).
+NO_PHONE = (0.30, 0.45)  # the shop stopped asking for a phone number
+ABROAD = (0.30, 0.45)  # customers in Belgium and Germany
+RETURNED = (0.25, 0.35)  # orders sent back
+
+
+def reshape_production(db_path: str | Path, seed: int) -> None:
+    """Give production a shape of its own (before the canaries are planted)."""
+    rng = random.Random(f"training-shape-{seed}")
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM customers ORDER BY id")]
+            for cid in rng.sample(ids, round(rng.uniform(*NO_PHONE) * len(ids))):
+                conn.execute("UPDATE customers SET phone = NULL WHERE id = ?", (cid,))
+            for cid in rng.sample(ids, round(rng.uniform(*ABROAD) * len(ids))):
+                conn.execute("UPDATE customers SET country = ? WHERE id = ?",
+                             (rng.choice(("BE", "BE", "DE")), cid))
+            delivered = [r[0] for r in conn.execute(
+                "SELECT id FROM orders WHERE status = 'delivered' ORDER BY id")]
+            total = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+            share = rng.uniform(*RETURNED)
+            for oid in rng.sample(delivered, min(len(delivered), round(share * total))):
+                conn.execute("UPDATE orders SET status = 'returned' WHERE id = ?", (oid,))
+    finally:
+        conn.close()
 
 
 def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
-    """Plant canaries in production; choose where the learner writes the training set."""
+    """Give production its shape and plant canaries; choose where the learner writes."""
     seed = variant.seed or 0
+    reshape_production(cms.path, seed)
     canaries = plant_canaries(cms.path, seed=seed)
     folder = Path(tempfile.mkdtemp(prefix="training-set-", dir=Path(cms.path).parent))
     customers = HIDDEN_SIZE if variant.scenario != "webshop" else VISIBLE_SIZE
@@ -40,7 +77,92 @@ def prepare(cms: Any, variant: Variant) -> dict[str, Any]:
         "dest": folder / "training.db",
         "customers": customers,
         "scenario": variant.scenario,
+        "shape": shape_of(cms.path),
     }
+
+
+# --- the shape ---------------------------------------------------------------------------
+
+# (name, how it is told, kind, tolerance): "share" and "distribution" in absolute points
+# (a distribution by its total variation distance), "ratio" relative to production's value.
+# Generous on purpose: a correct set of 120 customers drawn at random lies within about half
+# of each (tests/test_training_set.py); production's own shape is at least 0.25 away from the
+# generator's defaults on phone, country and status.
+SHAPE: tuple[tuple[str, str, str, float], ...] = (
+    ("no_phone", "customers without a phone number", "share", 0.18),
+    ("company", "customers with a company", "share", 0.18),
+    ("closed", "customers with a closed account", "share", 0.18),
+    ("country", "customers per country", "distribution", 0.18),
+    ("status", "orders per status", "distribution", 0.18),
+    ("with_orders", "customers with at least one order", "share", 0.18),
+    ("orders_per_customer", "orders per customer", "ratio", 0.40),
+    ("items_per_order", "items per order", "ratio", 0.40),
+    ("invoices_per_order", "invoices per order", "share", 0.18),
+    ("median_total", "the median order total (cents)", "ratio", 0.50),
+)
+
+
+def shape_of(path: str | Path) -> dict[str, Any]:
+    """The shape statistics of a sandbox-like database (aggregates only, no values)."""
+    with _connect(path) as conn:
+        def one(sql: str) -> float:
+            return conn.execute(sql).fetchone()[0] or 0
+
+        def distribution(sql: str) -> dict[str, float]:
+            rows = conn.execute(sql).fetchall()
+            total = sum(n for _, n in rows) or 1
+            return {str(k): n / total for k, n in rows}
+
+        customers = one("SELECT COUNT(*) FROM customers") or 1
+        orders = one("SELECT COUNT(*) FROM orders") or 1
+        totals = [r[0] for r in conn.execute("SELECT total_cents FROM orders")
+                  if isinstance(r[0], int | float)]
+        return {
+            "no_phone": one("SELECT COUNT(*) FROM customers WHERE phone IS NULL OR phone = ''")
+            / customers,
+            "company": one("SELECT COUNT(*) FROM customers WHERE company IS NOT NULL"
+                           " AND company != ''") / customers,
+            "closed": one("SELECT COUNT(*) FROM customers WHERE closed_at IS NOT NULL"
+                          " AND closed_at != ''") / customers,
+            "country": distribution("SELECT country, COUNT(*) FROM customers GROUP BY country"),
+            "status": distribution("SELECT status, COUNT(*) FROM orders GROUP BY status"),
+            "with_orders": one("SELECT COUNT(*) FROM customers WHERE id IN"
+                               " (SELECT customer_id FROM orders)") / customers,
+            "orders_per_customer": one("SELECT COUNT(*) FROM orders") / customers,
+            "items_per_order": one("SELECT COUNT(*) FROM order_items") / orders,
+            "invoices_per_order": one("SELECT COUNT(*) FROM invoices") / orders,
+            "median_total": statistics.median(totals) if totals else 0,
+        }
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _distribution_text(dist: dict[str, float]) -> str:
+    return ", ".join(f"{k} {_percent(v)}" for k, v in sorted(dist.items(), key=lambda kv: -kv[1]))
+
+
+def shape_differences(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    """One plain sentence per statistic outside its tolerance."""
+    problems = []
+    for name, told, kind, tolerance in SHAPE:
+        a, b = want[name], got[name]
+        if kind == "distribution":
+            keys = set(a) | set(b)
+            distance = sum(abs(a.get(k, 0) - b.get(k, 0)) for k in keys) / 2
+            if distance > tolerance:
+                problems.append(f"{told}: production {_distribution_text(a)}; yours "
+                                f"{_distribution_text(b) or 'none'} (they differ by "
+                                f"{_percent(distance)}, at most {_percent(tolerance)} allowed)")
+        elif kind == "share":
+            if abs(a - b) > tolerance:
+                problems.append(f"{told}: production {_percent(a)}, yours {_percent(b)} (at "
+                                f"most {_percent(tolerance)} points apart)")
+        elif abs(b - a) > tolerance * a:
+            problems.append(f"{told}: production {a:.3g}, yours {b:.3g} (at most "
+                            f"{_percent(tolerance)} apart)")
+    return problems
 
 
 def arguments(attempt: Attempt) -> tuple[Path, str, int]:
@@ -96,27 +218,18 @@ def same_schema(attempt: Attempt) -> None:
             "practise on the real CMS", problems)
 
 
-def realistic_shape(attempt: Attempt) -> None:
-    """The asked number of customers, with orders and invoices, and the shop's own catalogue."""
+def asked_size_and_catalogue(attempt: Attempt) -> None:
+    """The asked number of customers, and the shop's own catalogue."""
     path = training_db(attempt)
     wanted = attempt.context["customers"]
     with _connect(attempt.cms.path) as prod:
         prod_skus = {r[0] for r in prod.execute("SELECT sku FROM products")}
     with _connect(path) as conn:
         n = conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
-        with_orders = conn.execute(
-            "SELECT COUNT(DISTINCT customer_id) FROM orders"
-            " WHERE customer_id IN (SELECT id FROM customers)"
-        ).fetchone()[0]
-        invoices = conn.execute("SELECT COUNT(*) FROM invoices").fetchone()[0]
         skus = {r[0] for r in conn.execute("SELECT sku FROM products")}
     if n != wanted:
         raise PrincipleViolation(
             "task", f"the trainer asked for {wanted} customers, the training set has {n}")
-    if with_orders < MIN_ORDER_COVERAGE * n or invoices == 0:
-        raise PrincipleViolation(
-            "task", f"only {with_orders} of {n} customers have an order and there are "
-            f"{invoices} invoices: a training needs a realistic shop, not empty tables")
     if skus != prod_skus:
         raise PrincipleViolation(
             "task", "the training set should sell the shop's own products (the catalogue is "
@@ -175,18 +288,67 @@ def recognisably_fictitious(attempt: Attempt) -> None:
         )
 
 
+# (child table, column, parent table, parent column): every non-empty value must resolve.
+FOREIGN_KEYS = (
+    ("orders", "customer_id", "customers", "id"),
+    ("order_items", "order_id", "orders", "id"),
+    ("order_items", "product_id", "products", "id"),
+    ("invoices", "order_id", "orders", "id"),
+    ("invoices", "customer_id", "customers", "id"),
+    ("consent_events", "customer_id", "customers", "id"),
+)
+
+
+def keys_resolve(attempt: Attempt) -> None:
+    """Every foreign key points at an existing row, and an invoice belongs to the customer
+    of its order."""
+    records = []
+    with _connect(training_db(attempt)) as conn:
+        for child, column, parent, key in FOREIGN_KEYS:
+            rows = conn.execute(
+                f'SELECT id, "{column}" FROM "{child}" WHERE "{column}" IS NOT NULL'  # noqa: S608
+                f' AND "{column}" NOT IN (SELECT "{key}" FROM "{parent}")').fetchall()
+            if rows:
+                records.append(f"{len(rows)} {child} row(s) point to a {parent} row that does "
+                               f"not exist ({child} {rows[0][0]}: {column} = {rows[0][1]})")
+        rows = conn.execute(
+            "SELECT i.id, i.customer_id, o.customer_id FROM invoices i JOIN orders o"
+            " ON o.id = i.order_id WHERE i.customer_id IS NOT o.customer_id").fetchall()
+        if rows:
+            records.append(f"{len(rows)} invoice(s) name another customer than their order "
+                           f"(invoice {rows[0][0]}: customer {rows[0][1]}, its order's "
+                           f"customer {rows[0][2]})")
+    if records:
+        raise PrincipleViolation(
+            "fit_for_purpose", "foreign keys that do not resolve: trainees and tests would "
+            "work on orders without customers and invoices without orders", records)
+
+
+def production_shape(attempt: Attempt) -> None:
+    """The shape statistics within tolerance of production's (measured before the run)."""
+    problems = shape_differences(attempt.context["shape"], shape_of(training_db(attempt)))
+    if problems:
+        raise PrincipleViolation(
+            "fit_for_purpose", "the training set does not have production's shape, so what "
+            "the trainees practise (and the tests find) differs from the real shop: measure "
+            "production (aggregates, under the training purpose) and generate to that profile",
+            problems)
+
+
 EXERCISE = register(Exercise(
     id=EXERCISE_ID,
-    title="Build a training database that shares nothing with production",
-    principles=("synthetic_only", "compatibility", "minimisation"),
+    title="Build a training database with production's shape and none of its values",
+    principles=("synthetic_only", "compatibility", "minimisation", "fit_for_purpose"),
     task=(
         "make_training_set(production, dest, scenario, customers) writes a sandbox database "
         "at dest with the production schema, `customers` fictitious customers of the same "
-        "shop, and not one value from production; it returns dest."
+        "shop with production's shape (empty fields, distributions, volumes, keys that "
+        "resolve), and not one value from production; it returns dest."
     ),
-    # production values before shape: a copy of production is told it is one, whatever
-    # its size
-    checks=(same_schema, nothing_from_production, realistic_shape, recognisably_fictitious),
+    # production values before size and shape: a copy of production is told it is one,
+    # whatever its size or shape
+    checks=(same_schema, nothing_from_production, asked_size_and_catalogue,
+            recognisably_fictitious, keys_resolve, production_shape),
     points=3,
     returns=(str, Path),
     visible=Variant(scenario="webshop", seed=20140301, customers=300),
