@@ -111,6 +111,20 @@ def test_a_learner_workspace_and_a_self_check_run_from_the_wheel(installed, tmp_
     assert out.split() == ["True", "False", "synthetic_only"], out
 
 
+def test_hints_and_model_answers_come_from_the_wheel(installed, tmp_path):
+    """The hints (datasets/course/hints/) ship in the wheel; the model answers are read from
+    the shipped course sources."""
+    out = _run(installed, tmp_path, str(installed / "privacy-course"), "hint",
+               "01-minimal-extract", "--workspace", "ws")
+    assert "Hint 1 of 3 for 01-minimal-extract" in out, out
+    script = ("from grading.solutions import model_answer\n"
+              "m = model_answer('01-compatibility-test')\n"
+              "print(m.notebook); print('Rubric' in m.text)")
+    out = _run(installed, tmp_path, str(installed / "python"), "-c", script)
+    notebook, rubric = out.split()
+    assert "site-packages" in notebook and str(REPO) not in notebook and rubric == "True"
+
+
 def test_a_learner_install_carries_no_dev_or_browser_tools(tmp_path):
     """`make course` installs the course alone; only `make test` adds [dev] (Playwright...)."""
     venv = f"VENV={tmp_path / 'venv'}"
