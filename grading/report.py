@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading.checks import redact
+from sandbox_cms.core.charts import COLOURS, Series, bar_chart, heat_map
 
 _CHECK = re.compile(r"""check\(\s*["']([^"']+)["']""")
 TOP_MESSAGES = 3
@@ -206,30 +207,10 @@ def heat_map_svg(report: ClassReport) -> str:
         return "<p>No test cell failed: nothing to map.</p>"
     count = Counter((f.student, f.principle or "(no principle named)")
                     for f in report.failures())
-    most = max(count.values())
-    cell, left, top = 22, 160, 190
-    width, height = left + cell * len(principles) + 10, top + cell * len(report.students) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             'role="img" aria-label="Heat map: learners by principles broken" '
-             'font-family="sans-serif" font-size="11">']
-    for j, p in enumerate(principles):
-        x = left + j * cell + cell // 2
-        parts.append(f'<text transform="translate({x},{top - 6}) rotate(-60)">{_e(p[:40])}'
-                     "</text>")
-    for i, student in enumerate(report.students):
-        y = top + i * cell
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{_e(student)}</text>')
-        for j, p in enumerate(principles):
-            n = count.get((student, p), 0)
-            shade = 255 - int(200 * n / most) if n else 245
-            fill = f"rgb(255,{shade},{shade})" if n else "rgb(235,245,235)"
-            parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 2}" '
-                         f'height="{cell - 2}" fill="{fill}"><title>{_e(student)}: '
-                         f'{_e(p)}: {n}</title></rect>')
-            if n:
-                parts.append(f'<text x="{left + j * cell + 7}" y="{y + 15}">{n}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return heat_map(report.students, principles, count,
+                    title="Heat map: learners by principles broken",
+                    desc=f"{len(report.students)} learners by {len(principles)} principles; each "
+                         "cell counts the failed test cells that named the principle.")
 
 
 def distribution_svg(report: ClassReport, assignment: str, bins: int = 10) -> str:
@@ -241,24 +222,13 @@ def distribution_svg(report: ClassReport, assignment: str, bins: int = 10) -> st
     counts = [0] * bins
     for value in scores:
         counts[min(int(value / (100 / bins)), bins - 1)] += 1
-    most = max(counts + [1])
-    bar, height = 26, 110
-    width = bar * bins + 20
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" '
-             f'role="img" aria-label="Score distribution of {_e(assignment)}" '
-             'font-family="sans-serif" font-size="10">']
-    for k, n in enumerate(counts):
-        h = int(height * n / most)
-        x = 10 + k * bar
-        parts.append(f'<rect x="{x}" y="{height - h + 5}" width="{bar - 3}" height="{h}" '
-                     f'fill="steelblue"><title>{k * 100 // bins}–{(k + 1) * 100 // bins}%: '
-                     f'{n}</title></rect>')
-        if n:
-            parts.append(f'<text x="{x + 8}" y="{height - h}">{n}</text>')
-    parts.append(f'<text x="10" y="{height + 20}">0%</text>'
-                 f'<text x="{width - 40}" y="{height + 20}">100%</text>'
-                 f'<text x="10" y="{height + 35}">not submitted: {missing}</text></svg>')
-    return "".join(parts)
+    labels = [f"{k * 100 // bins}–{(k + 1) * 100 // bins}%" for k in range(bins)]
+    return bar_chart(labels, [Series("", counts, COLOURS["blue"])],
+                     title=f"Score distribution of {assignment}",
+                     desc=f"{len(scores)} scored submissions in {bins} bins of the maximum "
+                          f"score; not submitted: {missing}.", bar=24, height=110,
+                     label_every=bins // 2, note=f"not submitted: {missing}",
+                     empty=f"nothing to show: no scored submission (not submitted: {missing})")
 
 
 def _messages(common: list[tuple[str, int]]) -> str:

@@ -69,11 +69,12 @@ class Series:
 
 def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, desc: str,
               height: int = 140, bar: int = 14, unit: str = "", stacked: bool = False,
-              label_every: int = 1, empty: str = NOTHING) -> str:
+              label_every: int = 1, note: str = "", empty: str = NOTHING) -> str:
     """Vertical bars, one group (or stack) per label, one bar per series.
 
     ``label_every`` prints every n-th label under the axis (a long time axis stays legible);
-    each bar's ``<title>`` always names its label, series and value.
+    each bar's ``<title>`` always names its label, series and value. ``note`` is a line of
+    text under the chart.
     """
     if not labels or not series or not any(v for s in series for v in s.values):
         return nothing_to_show(title, desc, empty)
@@ -121,6 +122,8 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, de
                              f"{_e(label)}</text>")
     if len(series) > 1 or series[0].name:
         _legend(parts, [(s.name, s.colour) for s in series], left, 14)
+    if note:
+        parts.append(f'<text x="{left - 34}" y="{top + height + bottom - 4}">{_e(note)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
