@@ -227,7 +227,8 @@ def list_exercises() -> None:
     from grading.harness import exercises
 
     for ex in exercises().values():
-        click.echo(f"{ex.id:<28} {ex.points:>2} pt  {', '.join(ex.principles):<32} {ex.title}")
+        named = ", ".join(ex.principles) if ex.names_principle else "(recognise it yourself)"
+        click.echo(f"{ex.id:<28} {ex.points:>2} pt  {named:<32} {ex.title}")
 
 
 def _progress_file(workspace: Path | None) -> Path:

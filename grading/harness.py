@@ -92,6 +92,9 @@ class Exercise:
     timeout: float = 30.0
     standard_checks: bool = True
     handover: str | None = None
+    names_principle: bool = True
+    """False for an exercise whose task does not name its principles, so that the learner
+    must recognise them (review section 4, P1): listings then do not show them either."""
 
     def variant(self, name: str) -> Variant:
         """The visible variant as declared; the hidden one with the seed drawn for the class

@@ -271,8 +271,11 @@ def nobody_left_out(attempt: Attempt) -> None:
 
 EXERCISE = register(Exercise(
     id=EXERCISE_ID,
-    title="Answer the foundation's reports: only the reported buyer, only with valid consent",
+    # The title names no principle: recognising them is the exercise (review section 4,
+    # P1); a failing grade still names principle and article.
+    title="The foundation's reports: pass on what the shop may pass on",
     principles=("consent", "minimisation", "purpose_limitation"),
+    names_principle=False,
     task=(
         "share_with_foundation(cms, reports): under 'antipiracy_sharing', share with "
         f"{RECIPIENT!r} the buyer of each reported order whose consent is valid now, with "

@@ -377,8 +377,11 @@ def report_names_what_stays(attempt: Attempt) -> None:
 
 EXERCISE = register(Exercise(
     id=EXERCISE_ID,
-    title="Carry out an erasure request by hand: what goes, what stays and why",
+    # The title names no principle: recognising them is the exercise (review section 4,
+    # P1); a failing grade still names principle and article.
+    title="A customer's letter: \"Please delete all my data\"",
     principles=("erasure", "anonymisation", "legal_retention", "purpose_limitation"),
+    names_principle=False,
     task=(
         "erase_customer(cms, p, email) erases the customer with that e-mail address with p, "
         "the 'dsr_erasure' context the grader hands over (for this request only): "
