@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +55,24 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """The last entry of a log found intact: its sequence number and hash. Handed back to
+    :func:`verify` (``since=``), only the entries after it are walked."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
 class Verification:
-    """The outcome of :func:`verify`: ``ok``, how many entries, the first broken one, why."""
+    """The outcome of :func:`verify`: ``ok``, how many entries, the first broken one, why;
+    for an intact log also the :class:`Checkpoint` to continue from next time."""
 
     ok: bool
     entries: int
     first_broken: int | None
     message: str
+    checkpoint: Checkpoint | None = field(default=None, compare=False)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -189,30 +200,56 @@ def witnessed(path: str | os.PathLike[str], db: str | os.PathLike[str]) -> dict[
     return found
 
 
-def verify(conn: sqlite3.Connection, expected_head: str | None = None) -> Verification:
+def verify(conn: sqlite3.Connection, expected_head: str | None = None,
+           since: Checkpoint | None = None) -> Verification:
     """Walk the chain; name the first entry that was changed, removed or inserted.
 
     The recorded head and the entries are read in one transaction (one snapshot), so an
     entry appended meanwhile by another connection cannot look like tampering.
+
+    With ``since`` (the checkpoint of an earlier intact verification) only the entries after
+    it are walked, from that entry's hash: the check that a page shown often can afford. It
+    still finds any change to the checkpoint's own entry, to anything after it, and entries
+    cut off the end; a rewrite of an entry *before* the checkpoint is found only by a full
+    verification (without ``since``), which the audit page and ``sandbox-cms audit verify``
+    run every time.
     """
     own_snapshot = not conn.in_transaction
     if own_snapshot:
         conn.execute("BEGIN")
     try:
-        return _verify(conn, expected_head)
+        return _verify(conn, expected_head, since if since and since.seq > 0 else None)
     finally:
         if own_snapshot and conn.in_transaction:
             conn.execute("COMMIT")
 
 
-def _verify(conn: sqlite3.Connection, expected_head: str | None) -> Verification:
+def _verify(conn: sqlite3.Connection, expected_head: str | None,
+            since: Checkpoint | None) -> Verification:
     with scope.system(conn, write=False):
         try:
             head, count = _head(conn)
         except AuditLogDamaged as exc:
             return _broken(0, None, str(exc))
-        cursor = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq")
-        prev, expected_seq, seen = GENESIS, 1, 0
+        if since is None:
+            cursor = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq")
+            prev, expected_seq, seen = GENESIS, 1, 0
+        else:
+            if count < since.seq:
+                return _broken(count, count + 1, f"the CMS now counts {count} entries, fewer"
+                               f" than the {since.seq} found intact before: entries were removed")
+            row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE seq = ?",
+                               (since.seq,)).fetchone()
+            if row is None:
+                return _broken(since.seq - 1, since.seq, f"entry {since.seq}, found intact"
+                               " before, is missing (entries were deleted)")
+            if row[10] != since.hash or _hash_or_none(row[9], row[:9]) != row[10]:
+                return _broken(since.seq - 1, since.seq, f"entry {since.seq} was changed after"
+                               " it was found intact")
+            cursor = conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE seq > ? ORDER BY seq",
+                (since.seq,))
+            prev, expected_seq, seen = since.hash, since.seq + 1, since.seq
         for row in cursor:
             seq, fields, prev_hash, digest = row[0], row[:9], row[9], row[10]
             seen += 1
@@ -243,7 +280,13 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> Verification
                        " ends in the hash the CMS recorded")
     if expected_head is not None and expected_head != head:
         return _broken(seen, None, "the whole log differs from the head you kept")
-    return Verification(True, seen, None, f"audit log intact: {seen} entries")
+    checkpoint = Checkpoint(seen, prev) if seen else None
+    if since is None:
+        return Verification(True, seen, None, f"audit log intact: {seen} entries", checkpoint)
+    walked = f"entries {since.seq + 1}..{seen}" if seen > since.seq else "no new entries"
+    return Verification(True, seen, None, f"audit log intact: {seen} entries ({walked} checked"
+                        f" now, entries 1..{since.seq} at an earlier check; a full check walks"
+                        " them all)", checkpoint)
 
 
 def _hash_or_none(prev: str, fields: Sequence[Any]) -> str | None:
@@ -357,8 +400,11 @@ class AuditLog:
                 newest_first: bool = False) -> list[Entry]:
         return entries(self._conn, purpose, customer_id, action, limit, newest_first)
 
-    def verify(self, expected_head: str | None = None) -> Verification:
-        return verify(self._conn, expected_head)
+    def verify(self, expected_head: str | None = None,
+               since: Checkpoint | None = None) -> Verification:
+        """The whole chain, or with ``since`` only the entries after that checkpoint
+        (see :func:`verify`)."""
+        return verify(self._conn, expected_head, since)
 
     def head(self) -> tuple[int, str]:
         return head(self._conn)

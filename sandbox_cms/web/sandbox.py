@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from flask import Flask, current_app, g
 
 from sandbox_cms.cms import Sandbox, open_sandbox
+from sandbox_cms.privacy.audit import Checkpoint, Verification
 
 EXTENSION = "sandbox_cms"
 ACTOR = "web"  # who the audit log names for accesses made through the back office
@@ -30,6 +32,10 @@ class _State:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.opened: list[Sandbox] = []  # every thread's, so a stop can close them all
+        # The last audit entry found intact, per database file (device and inode: a restore
+        # renames another file into place, which starts over with a full check).
+        self.checkpoints: dict[tuple[int, int], Checkpoint] = {}
+        self.checkpoints_lock = threading.Lock()
 
 
 def cms() -> Sandbox:
@@ -89,6 +95,34 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")  # nothing was written: a read transaction only ends
+
+
+def verify_audit(sandbox: Sandbox, *, full: bool = False) -> Verification:
+    """The audit chain's status for a page, in one read snapshot.
+
+    The dashboard (``full=False``) walks only the entries after the last one this server
+    found intact in the same database file, from that entry's hash; the audit page
+    (``full=True``) walks the whole chain every time. Either way an intact chain becomes the
+    new checkpoint and a broken one drops it, so the next check is a full one again.
+    """
+    state: _State = current_app.extensions[EXTENSION]
+    try:
+        stat = os.stat(sandbox.path)
+        key: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+    except OSError:
+        key = None
+    with state.checkpoints_lock:
+        since = None if full or key is None else state.checkpoints.get(key)
+    sandbox.flush()  # pending entries are written first, not inside the read snapshot
+    with snapshot(sandbox.connection):
+        verification = sandbox.audit.verify(since=since)
+    if key is not None:
+        with state.checkpoints_lock:
+            if verification.ok and verification.checkpoint is not None:
+                state.checkpoints[key] = verification.checkpoint
+            else:
+                state.checkpoints.pop(key, None)
+    return verification
 
 
 def sandbox_now() -> dt.datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from sandbox_cms.web import inputs
-from sandbox_cms.web.sandbox import cms
+from sandbox_cms.web.sandbox import cms, verify_audit
 
 bp = Blueprint("policy", __name__)
 AUDIT_SHOWN = 200
@@ -37,4 +37,4 @@ def audit():
     return render_template(
         "audit.html", entries=entries, shown=AUDIT_SHOWN, total=len(sandbox.audit),
         purposes=names, purpose=purpose, customer=customer, action=action,
-        verification=sandbox.audit.verify())
+        verification=verify_audit(sandbox, full=True))
