@@ -281,6 +281,11 @@ def show_solution(exercise_id: str, *, progress: Path | None = None,
                 f"cell in {model.notebook.name} and save the notebook (Ctrl-S); then the "
                 "model answer and its rubric are shown, to grade yourself with.")
         return model
+    if progress is None:
+        raise SolutionRefused(
+            f"no model solution for {exercise_id} outside your workspace: nothing records "
+            "your self-check here. Open the notebook in your workspace (`privacy-course "
+            "start`), pass its check, then ask again.")
     if not _passed(exercise_id, progress):
         raise SolutionRefused(
             f"pass your self-check for {exercise_id} first: run the cell with "

@@ -188,6 +188,15 @@ def test_student_sources_hold_no_solution_to_show(learner, tmp_path):
         show_solution(WARMUP, source=tmp_path / "nowhere")
 
 
+def test_outside_a_workspace_nothing_records_the_check_so_nothing_is_shown(tmp_path,
+                                                                          monkeypatch):
+    from grading import solution
+
+    monkeypatch.chdir(tmp_path)
+    shown = solution(WARMUP)
+    assert not shown.ok and "outside your workspace" in str(shown)
+
+
 def test_an_unknown_exercise_is_a_clear_error(learner):
     result = CliRunner().invoke(main, ["solution", "99-nope"])
     assert result.exit_code == 1 and "unknown exercise '99-nope'" in result.output
