@@ -275,5 +275,5 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
     assert "def answer_access_request(cms, p, email):" in text  # the stubs stay
-    assert "calendar.monthrange" not in text  # the solutions do not
+    assert "LEFT JOIN consent_texts" not in text and "neutral = (" not in text  # no solutions
     assert "Rubric" not in cell(student, "m05-ex4-answer").source
