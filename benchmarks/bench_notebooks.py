@@ -45,6 +45,9 @@ SOLUTIONS = {
     "03-consent-forms": ("03-consent-sharing", "m03-ex2-solution", "review_forms"),
     "04-erasure-request": ("04-retention", "m04-ex1-solution", "erase_customer"),
     "04-retention-job": ("04-retention", "m04-ex2-solution", "retention_job"),
+    "05-access-copy": ("05-access-requests", "m05-ex1-solution", "answer_access_request"),
+    "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers"),
+    "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests"),
 }
 
 
