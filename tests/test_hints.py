@@ -186,3 +186,13 @@ def test_every_module_notebook_tells_the_learner_about_hint_and_solution():
         for ex_id, grade_id in written.items():
             if grade_id in cells:
                 assert ex_id in notes[0], f"{path.name}: the written answer's id {ex_id}"
+
+
+def test_where_the_task_names_no_principle_the_first_hint_names_none_either():
+    """Recognising the rule is part of such an exercise: the first nudge asks the question,
+    a later hint names the article."""
+    unnamed = [e for e in exercises().values() if not getattr(e, "names_principle", True)]
+    for exercise in unnamed:
+        first, *later = hints_for(exercise.id)
+        assert not re.search(r"\b[Aa]rt\.|GDPR|recital", first), exercise.id
+        assert any(re.search(r"\bart\.", h) for h in later), exercise.id
