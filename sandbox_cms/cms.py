@@ -57,6 +57,7 @@ class Sandbox:
         self.mode = mode
         self.durable = durable
         self.audit = audit.AuditLog(self)
+        self._on_close: list[Callable[[], None]] = []
         self._open()
 
     def _open(self) -> None:
@@ -80,7 +81,7 @@ class Sandbox:
     def reopen(self) -> None:
         """Close the database and connect to the file at ``path`` again (e.g. after a restore
         replaced it); the same object, with its mode, then works on the new file."""
-        self.close()
+        self._disconnect()
         self._open()
 
     # -- purposes -------------------------------------------------------------------------
@@ -185,7 +186,20 @@ class Sandbox:
         return default if row is None else row[0]
 
     def close(self) -> None:
-        """Write pending audit entries and close the database."""
+        """Write pending audit entries and close the database; then stop what was started
+        on it (see :meth:`on_close`)."""
+        self._disconnect()
+        while self._on_close:
+            callback = self._on_close.pop()
+            with contextlib.suppress(Exception):
+                callback()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, when this sandbox is closed (not on :meth:`reopen`): e.g.
+        to stop a web server started on its database."""
+        self._on_close.append(callback)
+
+    def _disconnect(self) -> None:
         with contextlib.suppress(sqlite3.ProgrammingError):
             self.flush()
             self.connection.close()
