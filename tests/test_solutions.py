@@ -268,3 +268,36 @@ def test_the_leak_check_can_fail(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell(line)]
     nbformat.write(nb, leaky)
     assert _leaks(leaky) and _leaks(leaky)[0].startswith("01-minimal-extract")
+
+
+def test_the_hub_passes_the_instructors_setting_to_learners_only(tmp_path, monkeypatch):
+    """deploy/jupyterhub_config.py: PRIVACY_COURSE_SOLUTIONS set for the hub reaches every
+    learner's server environment (an instructor's is left alone)."""
+    import runpy
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    repo = Path(__file__).resolve().parent.parent
+    for name, value in {"PRIVACY_HUB_SPAWNER": "simple", "PRIVACY_HUB_AUTH": "dummy",
+                        "PRIVACY_HUB_PASSWORD": "a-test-password", "PRIVACY_HUB_HOMES":
+                        str(tmp_path / "homes"), "PRIVACY_HUB_INSTRUCTORS": "teacher",
+                        "PRIVACY_HUB_LEARNERS": "amy", "PRIVACY_COURSE_EXCHANGE":
+                        str(tmp_path / "exchange"), "PRIVACY_COURSE_CLASSROOM":
+                        str(tmp_path / "room"), SOLUTIONS_ENV: "off"}.items():
+        monkeypatch.setenv(name, value)
+    config = Config()
+    hub = runpy.run_path(str(repo / "deploy" / "jupyterhub_config.py"),
+                         init_globals={"get_config": lambda: config})
+    hook = config.Spawner.pre_spawn_hook
+    hook.__globals__["prepare_hub_user"] = lambda name, home, role, **kw: (home, {"ROLE": role})
+    assert hub["SPAWNER"] == "simple"
+
+    def spawn(user: str) -> dict:
+        spawner = SimpleNamespace(user=SimpleNamespace(name=user), environment={}, args=[],
+                                  home_dir_template=str(tmp_path / "homes" / "{username}"))
+        hook(spawner)
+        return spawner.environment
+
+    assert spawn("amy") == {"ROLE": "learner-in-class", SOLUTIONS_ENV: "off"}
+    assert spawn("teacher") == {"ROLE": "instructor"}
