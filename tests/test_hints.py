@@ -196,3 +196,24 @@ def test_where_the_task_names_no_principle_the_first_hint_names_none_either():
         first, *later = hints_for(exercise.id)
         assert not re.search(r"\b[Aa]rt\.|GDPR|recital", first), exercise.id
         assert any(re.search(r"\bart\.", h) for h in later), exercise.id
+
+
+def test_hint_and_solution_render_as_markdown_in_a_real_kernel(tmp_path, monkeypatch):
+    """In a notebook (a real kernel, the learner's environment) the last line `hint(...)`
+    shows the hint as Markdown, and `solution(...)` before trying shows what to do first."""
+    from nbclient import NotebookClient
+
+    progress = tmp_path / ".privacy-course" / "progress.json"
+    monkeypatch.setenv(PROGRESS_ENV, str(progress))
+    monkeypatch.setenv("PRIVACY_COURSE_WORKSPACE", str(tmp_path))
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('from grading import hint, solution\nhint("01-training-set")'),
+        nbformat.v4.new_code_cell('solution("01-training-set")'),
+    ])
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [c.outputs[0]["data"]["text/markdown"] for c in nb.cells]
+    assert shown[0].startswith("**Hint 1 of 3 for 01-training-set.**")
+    assert hints_for("01-training-set")[0] in shown[0]
+    assert shown[1].startswith("**Not yet:** pass your self-check for 01-training-set first")
+    assert [t["hint"] for t in hints_taken(progress)["01-training-set"]] == [1]
