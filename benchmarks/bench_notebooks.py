@@ -48,6 +48,7 @@ SOLUTIONS = {
     "05-access-copy": ("05-access-requests", "m05-ex1-solution", "answer_access_request"),
     "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers"),
     "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests"),
+    "05-pass-on-erasure": ("05-access-requests", "m05-ex4-solution", "pass_on_erasure"),
 }
 
 

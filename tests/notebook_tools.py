@@ -44,6 +44,8 @@ EXERCISES = {
     "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers", "m05_on_time"),
     "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests",
                            "m05_verify_identity"),
+    "05-pass-on-erasure": ("05-access-requests", "m05-ex4-solution", "pass_on_erasure",
+                           "m05_pass_on_erasure"),
 }
 
 

@@ -262,12 +262,12 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
     scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
     graded = points(load(source_notebook(ASSIGNMENT)))
-    automatic = {gid for gid in graded if gid != "m05-ex4-answer"}
-    assert len(automatic) == 6  # three exercises, visible + hidden
+    automatic = {gid for gid in graded if gid != "m05-ex5-answer"}
+    assert len(automatic) == 8  # four exercises, visible + hidden
     for gid in automatic:
         assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
         assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
-    assert scores["solution"]["m05-ex4-answer"] == 0  # waits for the instructor
+    assert scores["solution"]["m05-ex5-answer"] == 0  # waits for the instructor
     for student in ("solution", "untouched"):
         nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
         assert errors_outside_tests(nb) == [], student
@@ -276,4 +276,4 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
     assert "def answer_access_request(cms, p, email):" in text  # the stubs stay
     assert "LEFT JOIN consent_texts" not in text and "neutral = (" not in text  # no solutions
-    assert "Rubric" not in cell(student, "m05-ex4-answer").source
+    assert "Rubric" not in cell(student, "m05-ex5-answer").source
