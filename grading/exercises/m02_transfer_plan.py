@@ -38,6 +38,7 @@ import datetime as dt
 import json
 import random
 import re
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -269,6 +270,14 @@ def write_dossier(folder: Path, dossier: dict[str, list[dict[str, Any]]]) -> Pat
             writer.writeheader()
             writer.writerows(rows)
     return folder
+
+
+def example_dossier(cms: Any, folder: str | Path | None = None, seed: int = 1) -> Path:
+    """A dossier like the grader's (other vendors, dates from ``cms``'s today), written to
+    ``folder`` (default: a new temporary folder), to explore and to try a function on."""
+    target = Path(folder) if folder is not None else Path(
+        tempfile.mkdtemp(prefix="vendor-dossier-"))
+    return write_dossier(target, generate_dossier(seed, cms.clock.now().date()))
 
 
 # --- the reference ---------------------------------------------------------------------
