@@ -198,6 +198,7 @@ def test_where_the_task_names_no_principle_the_first_hint_names_none_either():
         assert any(re.search(r"\bart\.", h) for h in later), exercise.id
 
 
+@pytest.mark.slow
 def test_hint_and_solution_render_as_markdown_in_a_real_kernel(tmp_path, monkeypatch):
     """In a notebook (a real kernel, the learner's environment) the last line `hint(...)`
     shows the hint as Markdown, and `solution(...)` before trying shows what to do first."""

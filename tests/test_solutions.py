@@ -243,6 +243,7 @@ def test_the_learners_workspace_holds_no_source_notebook_hint_or_solution(worksp
     assert not list(workspace.rglob("*.toml")), "hint data in the workspace"
 
 
+@pytest.mark.slow
 def test_released_student_notebooks_hold_no_hint_or_solution(tmp_path):
     from grading.course import Classroom
 
