@@ -23,7 +23,8 @@ computes from scratch and is the reference the tests hold the summary to.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import sqlite3
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -380,6 +381,32 @@ ACTIVITY_TRIGGERS: dict[str, str] = {
 }
 
 
+# A token that changes with every write to a table the schedule reads (a trigger per table and
+# kind of write sets a new random one), so a summary computed under one token still holds as
+# long as the token is the same: the dashboard's summary is computed once per change, not per
+# view. Random, not a counter: a restored backup brings back the token of exactly its data.
+CHANGES_TABLE = "retention_changes"
+WATCHED_TABLES = ("customers", "orders", "order_items", "products", "invoices",
+                  "consent_events", "mailing_recipients", "mailings", "disclosures",
+                  "retention_rules")
+_NEW_TOKEN = f"UPDATE {CHANGES_TABLE} SET token = lower(hex(randomblob(8)));"
+ACTIVITY_TRIGGERS.update({
+    f"changed_{table}_{kind.lower()[:3]}": f"AFTER {kind} ON {table} BEGIN {_NEW_TOKEN} END"
+    for table in WATCHED_TABLES for kind in ("INSERT", "UPDATE", "DELETE")
+})
+
+
+def changes_token(conn: Any) -> str | None:
+    """The current token of :data:`CHANGES_TABLE` (None before :func:`ensure_activity`)."""
+    with scope.system(conn, write=False):
+        try:
+            row = conn.execute(f"SELECT token FROM {CHANGES_TABLE}").fetchone()
+            version = conn.execute("PRAGMA schema_version").fetchone()[0]
+        except sqlite3.Error:  # no such table: not built yet
+            return None
+    return None if row is None else f"{row[0]}/{version}"
+
+
 # Indexes for the other rules' reads in the summary (an index copies no more than its table).
 SUMMARY_INDEXES: dict[str, str] = {
     "retention_customers_closed": "ON customers(closed_at) WHERE closed_at IS NOT NULL",
@@ -397,7 +424,8 @@ def ensure_activity(conn: Any) -> None:
     with scope.system(conn, write=False):
         present = {(kind, name) for kind, name in conn.execute(
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger', 'index')")}
-    activity = {("table", ACTIVITY_TABLE)} | {("trigger", name) for name in triggers}
+    activity = {("table", ACTIVITY_TABLE), ("table", CHANGES_TABLE)} | {
+        ("trigger", name) for name in triggers}
     indexes = {("index", name) for name in SUMMARY_INDEXES}
     if activity | indexes <= present:
         return
@@ -409,6 +437,9 @@ def ensure_activity(conn: Any) -> None:
         for name in triggers:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
         conn.execute(f"DROP TABLE IF EXISTS {ACTIVITY_TABLE}")
+        conn.execute(f"DROP TABLE IF EXISTS {CHANGES_TABLE}")
+        conn.execute(f"CREATE TABLE {CHANGES_TABLE} (token TEXT NOT NULL)")
+        conn.execute(f"INSERT INTO {CHANGES_TABLE} (token) VALUES (lower(hex(randomblob(8))))")
         conn.execute(f"CREATE TABLE {ACTIVITY_TABLE} (customer_id INTEGER PRIMARY KEY, "
                      "since TEXT NOT NULL)")
         conn.execute(f"INSERT INTO {ACTIVITY_TABLE} (customer_id, since) "
@@ -505,11 +536,16 @@ def _fast_summary(db: Db, rules: list[RetentionRule], big: int, moment: str,
     return RetentionSummary(moment, counts, sum(counts.values()), first)
 
 
+def _copy(summary: RetentionSummary) -> RetentionSummary:
+    return replace(summary, counts=dict(summary.counts), first=list(summary.first))
+
+
 class RetentionSchedule:
     """``cms.retention``: the schedule of a sandbox, what is due, and carrying it out."""
 
     def __init__(self, sandbox: SandboxHost) -> None:
         self._cms = sandbox
+        self._last_summary: tuple[tuple[Any, ...], RetentionSummary] | None = None
 
     def rules(self) -> list[RetentionRule]:
         """The rules installed in the sandbox, validated."""
@@ -546,9 +582,17 @@ class RetentionSchedule:
         big = next((n for n, r in enumerate(rules)
                     if (r.category, r.runs_from) == ACTIVITY_SOURCE), None)
         if big is not None:
-            ensure_activity(self._cms.connection)
+            conn = self._cms.connection
+            ensure_activity(conn)
+            key = (changes_token(conn), moment, limit)
+            if self._last_summary is not None and self._last_summary[0] == key:
+                return _copy(self._last_summary[1])  # nothing it reads has changed since
             with self._cms._internal(PURPOSE, "retention") as p:
-                return _fast_summary(ProcessingDb(p), rules, big, moment, limit)
+                result = _fast_summary(ProcessingDb(p), rules, big, moment, limit)
+            # Kept only if no write came in while it was computed (the token is the same).
+            fresh = key[0] is not None and changes_token(conn) == key[0]
+            self._last_summary = (key, _copy(result)) if fresh else None
+            return result
         with self._cms._internal(PURPOSE, "retention") as p:
             rows = ProcessingDb(p).rows(*_summary_sql(rules, moment, limit))
         first = []
