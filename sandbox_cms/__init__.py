@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "consent_history": "sandbox_cms.notebook.charts",
     "retention_timeline": "sandbox_cms.notebook.charts",
     "transfer_map": "sandbox_cms.notebook.charts",
+    # the notebook's own sandbox in the web CMS
+    "show_in_browser": "sandbox_cms.web.link",
 }
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "restore_database", "verify_backup",
     "AuditLogView", "ClockControl", "ConsentForm", "CustomerCard",
     "consent_history", "retention_timeline", "transfer_map",
+    "show_in_browser",
 ]  # the same names as _EXPORTS (tests/test_layers.py checks)
 
 if TYPE_CHECKING:  # the same names for type checkers, editors and import-linter's graph
@@ -81,6 +84,7 @@ if TYPE_CHECKING:  # the same names for type checkers, editors and import-linter
     from sandbox_cms.privacy.backup import restore_database, verify_backup
     from sandbox_cms.privacy.erasure import ProcessingDb, erase_customers
     from sandbox_cms.privacy.storage import check_transfer, load_adequacy
+    from sandbox_cms.web.link import show_in_browser
 
 
 def __getattr__(name: str) -> Any:
