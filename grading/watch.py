@@ -51,10 +51,12 @@ HARNESS = str(Path(__file__).resolve().with_name("harness.py"))
 _STDLIB = tuple(sorted({str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep
                         for k in ("stdlib", "platstdlib")}))
 # Modules of the sandbox that may open the sandbox's file themselves (connect, back up).
-FILE_OPENERS = tuple(SANDBOX_DIR + name for name in ("cms.py", "backup.py", "build.py",
-                                                       "storage.py"))
+FILE_OPENERS = tuple(SANDBOX_DIR + name for name in (
+    "cms.py", os.path.join("privacy", "backup.py"), os.path.join("data", "build.py"),
+    os.path.join("privacy", "storage.py")))
 # Frames that are plumbing between a lift or a statement and whoever asked for it.
-_PLUMBING = (SANDBOX_DIR + "scope.py", SANDBOX_DIR + "access.py")
+_PLUMBING = (SANDBOX_DIR + os.path.join("core", "scope.py"),
+             SANDBOX_DIR + os.path.join("privacy", "access.py"))
 ALLOWED_PROGRAMS = frozenset({"sandbox-cms"})
 # Its commands that work through the CMS (the gate, the audit log); not `scan`, `seed`,
 # `import` or `serve`, which open files themselves.
