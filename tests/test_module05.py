@@ -79,6 +79,8 @@ def test_access_setup_plants_the_namesake_the_housemate_and_the_guest_order(vari
         recipients = attempt.query("SELECT recipient FROM disclosures WHERE customer_id = ?",
                                    (ctx["customer_id"],))
         assert {r["recipient"] for r in recipients} == {"antipiracy-foundation", "mail-service"}
+        # the audit log already speaks of her (the checkout's question about the guest order)
+        assert attempt.query(m05_access_copy.AUDIT_SQL, (ctx["customer_id"],))
     finally:
         close_attempt(attempt)
 
@@ -113,11 +115,14 @@ def test_the_notebook_and_the_my_data_page_answer_the_same_request_the_same_way(
         page = _web_export(attempt.cms.path, email)
     finally:
         close_attempt(attempt)
-    # the same JSON for every data section; the page's request list has its own request too
-    same = [s for s in m05_access_copy.SECTIONS if s != "requests"]
+    # the same JSON for every data section; the page's request list has its own request too,
+    # and its audit trail the entries the two answers wrote
+    same = [s for s in m05_access_copy.SECTIONS if s not in ("requests", "audit_trail")]
     answer = json.loads(json.dumps(answer))
     assert m05_access_copy.sections_of(answer, same) == m05_access_copy.sections_of(page, same)
     assert {r["id"] for r in answer["requests"]} < {r["id"] for r in page["requests"]}
+    trail = {e["seq"]: e for e in page["audit_trail"]}
+    assert answer["audit_trail"] and all(trail[e["seq"]] == e for e in answer["audit_trail"])
     assert attempt.context["guest_order"] not in {o["id"] for o in page["orders"]}
 
 

@@ -24,7 +24,9 @@ Checked, in order: the reference was not called; every section is there; the cop
 machine-readable (JSON, art. 15(3), 20(1)); nobody else's data is in it (15(4)); no audit-log
 internals (hashes, other people's row ids); the personal data is complete: every column of
 the account and every order, invoice, consent event, mailing, disclosure and request
-(15(1), 15(3)); the information of 15(1)-(2) is there: purposes, recipients (every processor
+(15(1), 15(3)) and every audit entry about them written before the request was answered
+(when, by whom, for which purpose: the processing operations, 15(1)(a) and (c)); the
+information of 15(1)-(2) is there: purposes, recipients (every processor
 and every recipient it was disclosed to), retention periods, source; the context changed
 nothing and exported nothing about anyone else (5(1)(b)).
 """
@@ -52,8 +54,12 @@ from grading.harness import Attempt, Exercise, Variant, register
 EXERCISE_ID = "05-access-copy"
 PURPOSE = "dsr_access"
 SECTIONS = ("customer", "source", "orders", "invoices", "consent_events", "mailings_received",
-            "disclosures", "requests", "purposes", "retention_rules", "storage_locations")
-"""The sections of the answer, as in ``cms.dsr.export`` (its ``audit_trail`` is optional)."""
+            "disclosures", "requests", "audit_trail", "purposes", "retention_rules",
+            "storage_locations")
+"""The sections of the answer, as in ``cms.dsr.export``."""
+AUDIT_SQL = ("SELECT seq FROM audit_log WHERE EXISTS (SELECT 1 FROM json_each(CASE WHEN"
+             " json_valid(audit_log.row_ids) THEN audit_log.row_ids ELSE '[]' END)"
+             " WHERE value = ?)")
 ROW_SECTIONS = {"orders": "orders", "invoices": "invoices", "consent_events": "consent_events",
                 "disclosures": "disclosures", "requests": "dsr_requests"}
 CUSTOMER_COLUMNS = ("id", "first_name", "last_name", "email", "phone", "street",
@@ -221,6 +227,8 @@ def expect(attempt: Attempt) -> dict[str, Any]:
 
 
 def _arguments(attempt: Attempt) -> tuple[str]:
+    attempt.context["audit_before"] = {r["seq"] for r in engine.read(
+        attempt.cms, AUDIT_SQL, (attempt.context["customer_id"],))}
     return (attempt.context["email"],)
 
 
@@ -357,6 +365,11 @@ def complete_copy(attempt: Attempt) -> None:
         if missing:
             shown = ", ".join(map(str, sorted(missing)[:5]))
             records.append(f"{section}: {_plural(len(missing), 'row')} missing (ids {shown})")
+    missing = attempt.context["audit_before"] - _ids(answer.get("audit_trail"), "seq")
+    if missing:
+        shown = ", ".join(map(str, sorted(missing)[:5]))
+        records.append(f"audit_trail: {len(missing)} of the entries about the person "
+                       f"missing (seq {shown}): when, by whom and for what it was processed")
     if records:
         raise PrincipleViolation(
             "access", "the copy must hold all personal data the shop has about the person, "
@@ -417,7 +430,7 @@ EXERCISE = register(Exercise(
         "answer_access_request(cms, p, email) returns the copy for the customer with that "
         "e-mail address, read with p (the 'dsr_access' context the grader hands over): the "
         "sections of the shop's export (customer, source, orders, invoices, consent_events, "
-        "mailings_received, disclosures, requests, purposes, retention_rules, "
+        "mailings_received, disclosures, requests, audit_trail, purposes, retention_rules, "
         "storage_locations), nobody else's data, no audit-log internals."
     ),
     checks=(did_it_yourself, every_section, machine_readable, nobody_else, no_audit_internals,
