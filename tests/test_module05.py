@@ -192,6 +192,32 @@ def test_hard_coded_deadlines_fail_hidden() -> None:
     assert not hidden.passed and hidden.principle in {"task", "response_time"}, hidden.message
 
 
+def test_a_reminder_of_an_extension_told_in_time_is_no_late_notice() -> None:
+    """Writing again to a person told of the extension in time is harmless; a first notice
+    after the first month is what fails."""
+    reference = solution("05-on-time")
+
+    def with_reminder(cms, p, complex_requests):
+        answer = reference(cms, p, complex_requests)
+        told = p.query("SELECT o.request_id, o.to_address, o.sent_at, r.customer_id,"
+                       " r.requested_at FROM dsr_outbox AS o JOIN dsr_requests AS r"
+                       " ON r.id = o.request_id WHERE o.subject LIKE 'Extension:%'")
+        for row in told:
+            received = dt.date.fromisoformat(row["requested_at"][:10])
+            if row["sent_at"][:10] > m05_on_time.add_months(received, 1).isoformat():
+                continue  # told too late: that one is no extension, and no reminder either
+            p.execute("INSERT INTO dsr_outbox (request_id, to_address, subject, body, sent_at)"
+                      " VALUES (?, ?, ?, ?, ?)",
+                      (row["request_id"], row["to_address"], "Extension: a reminder",
+                       complex_requests[row["request_id"]],
+                       cms.clock.now().isoformat(timespec="seconds")),
+                      customer_ids=[row["customer_id"]])
+        return answer
+
+    for variant in VARIANTS:
+        assert run("05-on-time", with_reminder, variant).passed
+
+
 # --- 05-verify-identity ---------------------------------------------------------------------
 
 

@@ -399,7 +399,8 @@ def the_information(attempt: Attempt) -> None:
     if records:
         raise PrincipleViolation(
             "access", "the copy must come with the information of art. 15(1): why, to whom, "
-            "how long and from where", records, article="art. 15(1) GDPR")
+            "how long and from where (the task takes it from the register, whole)", records,
+            article="art. 15(1) GDPR")
 
 
 def changed_nothing(attempt: Attempt) -> None:

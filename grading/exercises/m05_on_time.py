@@ -213,9 +213,11 @@ def notices_in_time(attempt: Attempt) -> None:
         end = _first_month_end(request["requested_at"])
         sent = [m for m in _notices(attempt, rid) if m["id"] > head]
         earlier = [m for m in _notices(attempt, rid) if m["id"] <= head]
+        timely = any((_as_date(m["sent_at"]) or dt.date.max) <= end for m in earlier)
         if sent and now.date() > end:
-            records.append(f"request {rid}: its first month ended on {end}, so an extension "
-                           "notice now extends nothing; answer it now")
+            if not timely:  # a reminder of an extension told in time is harmless
+                records.append(f"request {rid}: its first month ended on {end}, so an "
+                               "extension notice now extends nothing; answer it now")
             continue
         for mail in sent:
             if mail["to_address"] != request["email"]:
