@@ -223,6 +223,22 @@ def test_sccs_count_only_with_a_transfer_impact_assessment() -> None:
     assert _basis(_vendor(country="IN", scc=SCC, tia="2026-12-02")) == "missing"  # not yet
 
 
+def test_an_expired_adequacy_decision_no_longer_counts(monkeypatch) -> None:
+    """The UK's decision runs until 27 December 2031 (adequacy.toml `expires`): on a clock
+    after that date it is no basis, without changing any code."""
+    import dataclasses
+
+    from grading.exercises import m02_transfer_plan
+
+    adequacy = load_adequacy()
+    gb = {**adequacy.decisions["GB"], "expires": dt.date(2026, 11, 30)}
+    doctored = dataclasses.replace(adequacy, decisions={**adequacy.decisions, "GB": gb})
+    monkeypatch.setattr(m02_transfer_plan, "load_adequacy", lambda: doctored)
+    assert _basis(_vendor(country="GB")) == "missing"
+    assert _basis(_vendor(country="GB", scc=SCC, tia="2026-01-10")) == "46"
+    assert _basis(_vendor(country="CH")) == "45"
+
+
 def test_role_and_pattern_are_two_facts() -> None:
     """L6: the pattern (recital 111) decides a derogation, the role does not."""
     base = _vendor(country="IN", needed_for_order=True)
