@@ -14,10 +14,17 @@ fresh copy of the built (cached) 100,000-customer webshop sandbox and drives it 
   the dashboard asked of the retention module before (``due()``: every due item built) and
   what it asks now (``summary()``: counts per rule on the stored last activity's index and
   the first 50 items), ``SUMMARY_RUNS`` times after a first call that builds the stored
-  activity; its p95 is set against the list page's p95 of the same run (target: within 3x);
+  activity, each computed afresh (as after a change to the tables it reads; otherwise the
+  summary is reused); its p95 is set against the list page's p95 of the same run (target:
+  within 3x);
 - list during dashboard: the list page again while one client keeps loading the dashboard
   (the dashboard lets go of the app's database lock during its summary; before, every other
   page waited for it).
+
+The dashboard page's p95 is set against the list page's p95 of the same run (target: within
+3x). It walks the audit chain only from the last entry the server found intact; after the
+server stops, the run times a full walk of the chain the pages have grown, and the walk of
+its last 100 entries, on the same database.
 
 Each database page reads personal data inside a purpose, so it also appends a hash-chained
 audit entry (a write) per request: that cost is part of what is measured.
@@ -43,6 +50,7 @@ from pathlib import Path
 from benchmarks.common import machine, report
 from sandbox_cms.cms import open_sandbox
 from sandbox_cms.data.build import fresh_copy
+from sandbox_cms.privacy.audit import Checkpoint
 
 CUSTOMERS = 100_000
 DURATION_S = 10
@@ -51,6 +59,7 @@ SLOW_PAGES = {"dashboard": 1}  # page -> connections, for pages that take a seco
 RETENTION_RUNS = 5
 SUMMARY_RUNS = 40
 SUMMARY_TARGET_RATIO = 3.0  # summary p95 / list p95
+DASHBOARD_TARGET_RATIO = 3.0  # dashboard page p95 / list p95, same run (issue 11 item 3)
 DUE_SHOWN = 50
 TARGET_P95_MS = 50.0
 PREFIXES = ["Ja", "de", "Ba", "Ko", "Vr", "Sm", "Mu", "Be", "Ho", "Wi", "va", "Pe", "Dr", "Kl"]
@@ -164,13 +173,29 @@ def retention_before_after(db: Path, runs: int) -> dict[str, float]:
         build = (time.perf_counter() - start) * 1000
         times = []
         for _ in range(SUMMARY_RUNS):
+            cms.retention._last_summary = None  # computed, as after a change to its tables
             start = time.perf_counter()
             cms.retention.summary(limit=DUE_SHOWN)
             times.append((time.perf_counter() - start) * 1000)
         times.sort()
+        reused = best_of(runs, lambda: cms.retention.summary(limit=DUE_SHOWN))
         return {"items": items, "due": best_of(runs, before), "build": build,
                 "summary": times[0], "summary_p50": times[len(times) // 2],
-                "summary_p95": times[min(len(times) - 1, int(len(times) * 0.95))]}
+                "summary_p95": times[min(len(times) - 1, int(len(times) * 0.95))],
+                "reused": reused}
+
+
+def audit_walks(db: Path, runs: int) -> dict[str, float]:
+    """The audit chain the pages grew: its length, a full walk and a walk of the last 100
+    entries from a checkpoint (the dashboard's check), in ms (best of ``runs``)."""
+    with open_sandbox(db) as cms:
+        entries = cms.audit.verify().entries
+        start = max(entries - 100, 1)
+        mark = cms.audit.entries()[start - 1]
+        since = Checkpoint(mark.seq, mark.hash)
+        assert cms.audit.verify(since=since).ok
+        return {"entries": entries, "full": best_of(runs, cms.audit.verify),
+                "last100": best_of(runs, lambda: cms.audit.verify(since=since))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+        walks = audit_walks(db, 2 if quick else RETENTION_RUNS)
     baseline = results["baseline"]["p95"]
     lines = [f"{CUSTOMERS:,} customers; wrk -t1 -c{CONNECTIONS} -d{duration}s per page; "
              f"waitress 4 threads; latencies in ms"]
@@ -225,9 +251,16 @@ def main(argv: list[str] | None = None) -> None:
         f"summary() x{SUMMARY_RUNS}: p50 {retention['summary_p50']:.1f} ms, p95 "
         f"{retention['summary_p95']:.1f} ms = {ratio:.1f}x the list page's p95 "
         f"({'OK' if ratio <= SUMMARY_TARGET_RATIO else 'OVER'} the {SUMMARY_TARGET_RATIO:.0f}x "
-        f"target); dashboard page p95 = "
-        f"{results['dashboard']['p95'] / results['list']['p95']:.1f}x list p95; first call "
-        f"(builds the stored activity once) {retention['build']:.0f} ms")
+        f"target); first call (builds the stored activity once) {retention['build']:.0f} ms; "
+        f"reused while nothing it reads changed {retention['reused']:.2f} ms")
+    page_ratio = results["dashboard"]["p95"] / results["list"]["p95"]
+    lines.append(
+        f"dashboard page p95 {results['dashboard']['p95']:.1f} ms = {page_ratio:.1f}x the list "
+        f"page's p95 ({'OK' if page_ratio <= DASHBOARD_TARGET_RATIO else 'OVER'} the "
+        f"{DASHBOARD_TARGET_RATIO:.0f}x target)")
+    lines.append(
+        f"audit chain after the run: {walks['entries']:,.0f} entries; full verify "
+        f"{walks['full']:.0f} ms, last 100 from a checkpoint {walks['last100']:.1f} ms (best of)")
     report("web pages (p95 target 50 ms)", lines, machine())
 
 
