@@ -2,7 +2,8 @@
 
 A learner must recognise which rules are at stake: the task cell, the title and the
 exercise listing name no principle and no article, while a failing grade still names both.
-Modules 03 and 04 are covered here; each module from 02 on has at least one such exercise.
+Each module from 02 on has at least one such exercise. 02-transfer-plan answers with
+articles (the answer vocabulary), so its task is held only to naming no principle.
 """
 
 from __future__ import annotations
@@ -38,11 +39,26 @@ def test_the_task_names_no_principle(exercise_id: str, md: str) -> None:
     assert not GIVEAWAYS.findall(exercise.title), exercise.title
 
 
+def test_the_transfer_plan_names_no_principle() -> None:
+    text = cell(load(source_notebook("02-storage-transfers")), "m02-ex1-md").source
+    assert "Principle:" not in text and "which\nrule is at stake" in text
+    exercise = get_exercise("02-transfer-plan")
+    titles = [principles()[key].title.lower() for key in exercise.principles]
+    assert not any(t in text.lower() or t in exercise.title.lower() for t in titles), titles
+    assert not exercise.names_principle
+
+
+def test_each_module_from_02_on_has_an_exercise_that_names_no_principle() -> None:
+    modules = {EXERCISES[e][0][:2] for e in EXERCISES if not get_exercise(e).names_principle}
+    numbers = sorted({EXERCISES[e][0][:2] for e in EXERCISES if EXERCISES[e][0][:2] >= "02"})
+    assert set(numbers) <= modules, set(numbers) - modules
+
+
 def test_the_listing_hides_their_principles_and_shows_the_others() -> None:
     result = CliRunner().invoke(main, ["exercises"])
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
-    for exercise_id in UNNAMED:
+    for exercise_id in (*UNNAMED, "02-transfer-plan"):
         listed = lines[exercise_id].removeprefix(exercise_id)  # the id is a name, not a hint
         assert "(recognise it yourself)" in listed
         for key in get_exercise(exercise_id).principles:

@@ -566,6 +566,7 @@ EXERCISE = register(Exercise(
     id=EXERCISE_ID,
     title="May each planned vendor receive the shop's customer data?",
     principles=("transfers", "free_movement"),
+    names_principle=False,  # the answers are articles, but which rules apply is the work
     task=(
         "assess_transfers(cms, dossier) reads the vendor dossier (vendors.json, "
         "subprocessors.csv, dpf-list.csv) and the dated lists of the sandbox, and returns "
