@@ -215,6 +215,9 @@ def test_a_browser_opens_the_notebooks_sandbox_through_the_proxy_and_sees_its_ac
             page = browser.new_page()
             page.goto(f"{jupyter}{link.proxy_url}?token={TOKEN}")  # the dashboard
             assert page.locator("h1").inner_text() == "Dashboard"
+            chart = page.locator("#retention-chart svg")  # drawn under the app's CSP
+            assert chart.is_visible() and chart.bounding_box()["height"] > 50
+            assert page.locator("#retention-chart rect[data-mark=bar]").count() >= 2
             page.click(f'a[href="{link.proxy_url}audit"]')  # a link the app made
             page.wait_for_url(f"**{link.proxy_url}audit")
             row = page.locator(f'tr[data-seq="{sent.seq}"]')
