@@ -49,6 +49,9 @@ SOLUTIONS = {
     "05-on-time": ("05-access-requests", "m05-ex2-solution", "plan_answers"),
     "05-verify-identity": ("05-access-requests", "m05-ex3-solution", "reply_to_requests"),
     "05-pass-on-erasure": ("05-access-requests", "m05-ex4-solution", "pass_on_erasure"),
+    "06-who-and-what": ("06-data-breach", "m06-ex1-solution", "find_leaked"),
+    "06-notify": ("06-data-breach", "m06-ex2-solution", "decide_notifications"),
+    "06-register": ("06-data-breach", "m06-ex3-solution", "write_register"),
 }
 
 

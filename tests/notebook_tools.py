@@ -46,6 +46,10 @@ EXERCISES = {
                            "m05_verify_identity"),
     "05-pass-on-erasure": ("05-access-requests", "m05-ex4-solution", "pass_on_erasure",
                            "m05_pass_on_erasure"),
+    "06-who-and-what": ("06-data-breach", "m06-ex1-solution", "find_leaked",
+                        "m06_who_and_what"),
+    "06-notify": ("06-data-breach", "m06-ex2-solution", "decide_notifications", "m06_notify"),
+    "06-register": ("06-data-breach", "m06-ex3-solution", "write_register", "m06_register"),
 }
 
 
