@@ -116,9 +116,10 @@ def plant_people(db_path: str, seed: int) -> dict[str, Any]:
                 " ON c.id = i.customer_id WHERE c.closed_at IS NULL ORDER BY i.customer_id")]
             cid = rng.choice(candidates)
             me = _customer(conn, cid)
-            others = [r[0] for r in conn.execute(
+            others = [r[0] for r in conn.execute(  # other names, another street
                 "SELECT id FROM customers WHERE id != ? AND first_name != ? AND last_name != ?"
-                " ORDER BY id", (cid, me["first_name"], me["last_name"]))]
+                " AND COALESCE(street, '') != COALESCE(?, '') ORDER BY id",
+                (cid, me["first_name"], me["last_name"], me["street"]))]
             elsewhere = _customer(conn, rng.choice(others))
             partner_name = _customer(conn, rng.choice(others))["first_name"]
             tag = f"{seed % 100000:05d}"
