@@ -157,7 +157,7 @@ def test_the_incidents_plant_every_case(variant) -> None:
             assert days & {5, 6}, iid  # a weekend inside the 72 hours
             made = dt.datetime.fromisoformat(incident["copy_made_at"])
             closed = dt.datetime.fromisoformat(incident["investigation_closed_at"])
-            assert aware - made >= dt.timedelta(days=1) and closed - aware >= dt.timedelta(hours=1)
+            assert aware - made >= dt.timedelta(days=1) and closed - aware >= dt.timedelta(hours=2)
             passed += end < now
             running += end > now
         assert passed >= 1 and running >= 2
@@ -315,3 +315,29 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     assert "canaries = {e for e" not in text and "# not copy_made_at" not in text
     assert "Rubric" not in cell(student, "m06-ex4-answer").source
     assert json.dumps(student.metadata)  # a plain notebook
+
+
+def test_counting_from_the_next_whole_hour_is_accepted_and_two_hours_late_is_not() -> None:
+    """Regulation 1182/71 art. 3(2)(a), read as starting the hours at the next whole hour, is
+    a lawful reading: its deadline (and the hours left to it) passes; two hours more fail."""
+    reference = solution("06-notify")
+
+    def shifted(extra_hours):
+        def answer(cms):
+            result = reference(cms)
+            now = cms.clock.now()
+            for entry in result.values():
+                if entry["deadline"]:
+                    end = dt.datetime.fromisoformat(entry["deadline"])
+                    aware = end - dt.timedelta(hours=72)
+                    whole = aware.replace(minute=0, second=0) + dt.timedelta(hours=1)
+                    end = whole + dt.timedelta(hours=72 + extra_hours)
+                    entry["deadline"] = end.isoformat()
+                    entry["hours_left"] = (end - now).total_seconds() / 3600
+            return result
+        return answer
+
+    for variant in VARIANTS:
+        assert run("06-notify", shifted(0), variant).passed
+    late = run("06-notify", shifted(2), "visible")
+    assert not late.passed and late.principle == "breach_notification", late.message

@@ -5,10 +5,11 @@ undue delay and, where feasible, not later than 72 hours after having become awa
 breach, unless it is unlikely to result in a risk; a later notification gives the reasons for
 the delay. Art. 34(1): tell the people without undue delay when the breach is likely to result
 in a high risk; 34(3)(a): not needed when the data were unintelligible to anyone without
-access, e.g. encrypted with a key that is safe. Regulation 1182/71 art. 3(1): a period in
-hours starts at the beginning of the hour after the event; we count 72 hours from the moment
-of awareness, to the minute (the difference is under an hour; the checks allow none of the
-wrong moments, which are days away).
+access, e.g. encrypted with a key that is safe. The 72 hours are counted from the moment of
+awareness; a reading of Regulation 1182/71 art. 3(1) and 3(2)(a) (a period in hours starts at
+the beginning of the first whole hour after the event) ends them up to an hour later, so
+both are accepted: any deadline from awareness + 72 h to the next whole hour + 72 h. The
+wrong moments (the copy made, the investigation closed, three working days) are days away.
 
 The setup plants four incidents (:mod:`grading.exercises._m06_breach`); the shop's risk
 method is ``datasets/exercises/breach_risk.toml``. The learner writes
@@ -110,15 +111,30 @@ def told_whom_the_law_asks(attempt: Attempt) -> None:
             article="art. 33(1) and 34(1) GDPR")
 
 
+def latest_deadline(deadline: dt.datetime) -> dt.datetime:
+    """The 72 hours counted from the next whole hour (1182/71 art. 3(2)(a) read that way)."""
+    aware = deadline - dt.timedelta(hours=72)
+    whole = aware.replace(minute=0, second=0, microsecond=0)
+    if whole < aware:
+        whole += dt.timedelta(hours=1)
+    return whole + dt.timedelta(hours=72)
+
+
+def _acceptable(given: dt.datetime | None, deadline: dt.datetime) -> bool:
+    slack = dt.timedelta(minutes=1)
+    return given is not None and deadline - slack <= given <= latest_deadline(deadline) + slack
+
+
 def deadlines_from_awareness(attempt: Attempt) -> None:
-    """72 hours, weekends included, from the moment the report reached the desk."""
+    """72 hours, weekends included, from the moment the report reached the desk (or from the
+    next whole hour)."""
     records = []
     for iid, want in attempt.expected.items():
         if not want["authority"]:
             continue
         incident = want["incident"]
         given = _moment(attempt.result[iid]["deadline"])
-        if given is None or abs(given - want["deadline"]) > dt.timedelta(minutes=1):
+        if not _acceptable(given, want["deadline"]):
             records.append(f"incident {iid}: reported to the desk at {incident['reported_at']}, "
                            f"so the 72 hours end at {want['deadline'].isoformat()}; your "
                            f"answer {attempt.result[iid]['deadline']!r}")
@@ -137,7 +153,9 @@ def hours_left_on_the_sandbox_clock(attempt: Attempt) -> None:
     for iid, want in attempt.expected.items():
         if not want["authority"]:
             continue
-        left = (want["deadline"] - now).total_seconds() / 3600
+        own = _moment(attempt.result[iid]["deadline"])
+        deadline = own if own and _acceptable(own, want["deadline"]) else want["deadline"]
+        left = (deadline - now).total_seconds() / 3600
         given = attempt.result[iid]["hours_left"]
         if not isinstance(given, int | float) or isinstance(given, bool) or abs(
                 given - left) > 0.05:
