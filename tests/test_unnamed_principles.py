@@ -18,7 +18,8 @@ from grading import get_exercise, run
 from grading.cli import main
 from grading.principles import principles
 
-UNNAMED = {"03-share-with-foundation": "m03-ex1-md", "04-erasure-request": "m04-ex1-md"}
+UNNAMED = {"03-share-with-foundation": "m03-ex1-md", "04-erasure-request": "m04-ex1-md",
+           "05-verify-identity": "m05-ex3-md"}
 # What would give the principle away in the task: an article, a principle's name, a rule.
 GIVEAWAYS = re.compile(
     r"Principle:|\bart\.|\d\(\d\)|recital|minimi[sz]|purpose limitation|storage limitation|"

@@ -1,5 +1,8 @@
 """Exercise 05-verify-identity: verify proportionately, and never tell who is a customer.
 
+The task names no principle (``names_principle=False``): the learner gets six mails and
+must recognise what the law asks of the replies; a failure names principle and article.
+
 Art. 12(6) GDPR: only where the controller has reasonable doubts about the identity of the
 person making the request may it ask for the information necessary to confirm it; art. 12(2):
 it must facilitate the request. EDPB Guidelines 01/2022 on the right of access: verification
@@ -218,13 +221,13 @@ def nothing_exported_for_strangers(attempt: Attempt) -> None:
 
 EXERCISE = register(Exercise(
     id=EXERCISE_ID,
-    title="Verify identity proportionately, and never tell a stranger who is a customer",
+    title="Six mails in the inbox, each asking for a copy of personal data",
     principles=("identity_verification", "purpose_limitation"),
+    names_principle=False,
     task=(
-        "reply_to_requests(cms, p, inbox) returns {mail id: {'to', 'body', 'copy'}}: a copy "
-        "for a request from the address on the account (at that address), and for every "
-        "other one the same reply to the sender, asking them to confirm, with no data and "
-        "no hint whether the address is a customer's; never an ID-document demand."
+        "reply_to_requests(cms, p, inbox) answers each mail the way the shop should, reading "
+        "with p (the 'dsr_access' context handed over), and returns {mail id: {'to', 'body', "
+        "'copy'}}; the shop knows its customers by their account's e-mail address."
     ),
     checks=(a_reply_each, no_identity_document, verified_answered, unverified_reveal_nothing,
             nothing_exported_for_strangers),
