@@ -72,6 +72,8 @@ def test_the_listing_hides_their_principles_and_shows_the_others() -> None:
     ("03-share-with-foundation", "share_without_valid_consent", "consent", "art. "),
     ("04-erasure-request", "soft_delete_flag", "erasure", "17(1)"),
     ("04-erasure-request", "delete_everything", "legal_retention", "17(3)(b)"),
+    ("05-verify-identity", "says_no_such_customer", "identity_verification", "12(6)"),
+    ("05-verify-identity", "passport_for_everyone", "identity_verification", "12(6)"),
 ])
 def test_a_failure_still_names_principle_and_article(exercise_id, wrong, principle,
                                                      article) -> None:
