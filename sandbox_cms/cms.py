@@ -178,6 +178,12 @@ class Sandbox:
 
         return Storage(self)
 
+    @cached_property
+    def breaches(self) -> Any:
+        from sandbox_cms.privacy.breaches import BreachRegister
+
+        return BreachRegister(self)
+
     # -- lifetime -------------------------------------------------------------------------
 
     def meta(self, key: str, default: str | None = None) -> str | None:

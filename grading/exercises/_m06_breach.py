@@ -36,6 +36,7 @@ from grading.exercises import _m04_boundaries as boundaries
 from grading.exercises.canary import make_canaries
 from sandbox_cms.core.charts import COLOURS, Span, timeline
 from sandbox_cms.core.datafiles import DATASETS, read_toml
+from sandbox_cms.privacy import breaches
 
 PURPOSE = "breach_investigation"
 LEAK_FILE = "test-server-copy.csv"
@@ -46,39 +47,9 @@ BASE_COLUMNS = ("first_name", "last_name", "email", "street", "house_number", "p
 EXTRA_COLUMNS = (("birth_date",), ("phone",), ("birth_date", "phone"), ("company", "birth_date"),
                  ("phone", "company"))
 
-TABLES = {
-    "incidents": """
-        CREATE TABLE IF NOT EXISTS incidents (
-            id INTEGER PRIMARY KEY,
-            title TEXT NOT NULL,
-            description TEXT NOT NULL,
-            copy_made_at TEXT NOT NULL,
-            reported_at TEXT NOT NULL,
-            reported_by TEXT NOT NULL,
-            investigation_closed_at TEXT,
-            columns TEXT NOT NULL,
-            people INTEGER NOT NULL,
-            encrypted INTEGER NOT NULL,
-            key_compromised INTEGER NOT NULL,
-            file TEXT
-        )""",
-    "breach_register": """
-        CREATE TABLE IF NOT EXISTS breach_register (
-            id INTEGER PRIMARY KEY,
-            incident_id INTEGER NOT NULL,
-            recorded_at TEXT NOT NULL,
-            facts TEXT NOT NULL,
-            effects TEXT NOT NULL,
-            remedial_action TEXT NOT NULL,
-            categories TEXT NOT NULL,
-            people INTEGER NOT NULL,
-            authority_notified INTEGER NOT NULL,
-            people_notified INTEGER NOT NULL,
-            reasons TEXT
-        )""",
-}
-"""The desk's incident reports and the breach register (33(5)): no personal data, only facts,
-counts and categories; the exercise creates them in its sandbox."""
+TABLES = breaches.TABLES
+"""The desk's incident reports and the breach register (33(5)): the sandbox's own
+(``cms.breaches``, :mod:`sandbox_cms.privacy.breaches`); no personal data in either."""
 
 
 def risk_method() -> dict[str, Any]:
@@ -137,12 +108,14 @@ def plant_breach(cms: Any, seed: int) -> dict[str, Any]:
     try:
         with conn:
             now = boundaries.now_of(conn)
-            for ddl in TABLES.values():
-                conn.execute(ddl)
             leak = _plant_leak(conn, rng, now, path.parent / LEAK_FILE)
-            incidents = _plant_incidents(conn, rng, now, leak)
     finally:
         conn.close()
+    cms.breaches.install()
+    incidents = {}
+    for case, values in _incidents(rng, now, leak):
+        incidents[case] = cms.breaches.report_incident(**values)
+    cms.flush()
     return {**leak, "incidents": incidents, "now": _stamp(now)}
 
 
@@ -236,9 +209,10 @@ def _erase(conn: sqlite3.Connection, customer_id: int, at: dt.datetime) -> None:
                  " ?)", (_stamp(at), _stamp(at), _stamp(at + dt.timedelta(days=3))))
 
 
-def _plant_incidents(conn: sqlite3.Connection, rng: random.Random, now: dt.datetime,
-                     leak: dict[str, Any]) -> dict[str, int]:
-    """Four incidents (ids from a seed-drawn base, in a seed-drawn order); case -> id."""
+def _incidents(rng: random.Random, now: dt.datetime,
+               leak: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Four incidents (ids from a seed-drawn base, in a seed-drawn order): (case, the
+    arguments of ``cms.breaches.report_incident``)."""
     def at(days_back: int, first_hour: int, last_hour: int) -> dt.datetime:
         day = dt.datetime.combine(now.date() - dt.timedelta(days=days_back), dt.time(first_hour))
         return day + dt.timedelta(minutes=rng.randrange((last_hour - first_hour) * 60))
@@ -291,22 +265,11 @@ def _plant_incidents(conn: sqlite3.Connection, rng: random.Random, now: dt.datet
     names = list(cases)
     rng.shuffle(names)
     next_id = rng.randrange(100, 900)
-    ids = {}
+    planned = []
     for case in names:
-        values = cases[case]
-        ids[case] = next_id
+        planned.append((case, {**cases[case], "incident_id": next_id}))
         next_id += rng.randint(1, 7)
-        conn.execute(
-            "INSERT INTO incidents (id, title, description, copy_made_at, reported_at,"
-            " reported_by, investigation_closed_at, columns, people, encrypted, key_compromised,"
-            " file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ids[case], values["title"], values["description"],
-             values["copy_made_at"] if isinstance(values["copy_made_at"], str)
-             else _stamp(values["copy_made_at"]), _stamp(values["reported_at"]),
-             values["reported_by"], _stamp(values["investigation_closed_at"]),
-             json.dumps(values["columns"]), values["people"], values["encrypted"],
-             values["key_compromised"], values["file"]))
-    return ids
+    return planned
 
 
 def incidents(attempt: Any) -> list[dict[str, Any]]:
