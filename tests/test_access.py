@@ -359,3 +359,20 @@ def test_cli_query_prints_a_blob_as_hex(db_with_view):
     result = CliRunner().invoke(main, ["query", "--db", str(db_with_view),
                                        "SELECT x'00ff' AS b, 1 AS n"])
     assert result.exit_code == 0 and result.output == '{"b": "x\'00ff\'", "n": 1}\n'
+
+
+def test_a_table_valued_function_is_a_read_not_a_write(cms):
+    """json_each makes SQLite report updates of sqlite_master (its own bookkeeping): the
+    statement is still a read, logged as one, and allowed where its columns are."""
+    with cms.processing("customer_service") as p:
+        rows = p.query("SELECT c.id, j.value FROM customers c, json_each('[1,2]') j "
+                       "ORDER BY c.id LIMIT 2")
+    assert [r["value"] for r in rows] == [1, 2]
+    assert cms.audit.entries()[-1].action == "read"
+
+
+def test_reading_the_audit_log_outside_its_purpose_says_read_not_changed(cms):
+    with cms.processing("customer_service") as p, \
+            pytest.raises(PurposeViolation, match="may not read audit_log") as refused:
+        p.query("SELECT a.seq, j.value FROM audit_log a, json_each(a.row_ids) j")
+    assert "can only be changed" not in str(refused.value)

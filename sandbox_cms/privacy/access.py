@@ -211,6 +211,10 @@ class Gate:
             if action == _SELECT:
                 return _OK
             if action == _UPDATE:
+                if arg1 in _SCHEMA_TABLES:
+                    # SQLite's own bookkeeping when a statement first uses a table-valued
+                    # function (json_each, ...): no row changes (writable_schema is refused)
+                    return _OK
                 add_write(("update", arg1, arg2))
                 if arg1 in protected:
                     add_violation(("update", arg1, arg2))
@@ -256,6 +260,8 @@ class Gate:
 
 _execute = sqlite3.Connection.execute
 _set_authorizer = sqlite3.Connection.set_authorizer
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master",
+                            "sqlite_temp_schema"})
 
 
 def _raise_refusal(conn: sqlite3.Connection, exc: sqlite3.DatabaseError, sql: str,
@@ -359,8 +365,8 @@ def violation_message(purpose: Purpose | None, violations: Sequence[Violation],
     if kinds & {"pragma"}:
         return ("PRAGMA writable_schema is refused: it would let the schema of the audit log"
                 " and the register be rewritten behind the CMS (accountability, art. 5(2))")
-    if any(t in PROTECTED_TABLES for _, t, _ in violations):
-        tables = sorted({t for _, t, _ in violations if t in PROTECTED_TABLES})
+    if any(t in PROTECTED_TABLES and k != "read" for k, t, _ in violations):
+        tables = sorted({t for k, t, _ in violations if t in PROTECTED_TABLES and k != "read"})
         return (f"{', '.join(tables)} can only be changed by the CMS itself: the audit log is"
                 " append-only (accountability, art. 5(2))")
     if kinds & {"schema"}:
