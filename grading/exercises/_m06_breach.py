@@ -130,7 +130,8 @@ def _plant_leak(conn: sqlite3.Connection, rng: random.Random, now: dt.datetime,
     with_iban = [c for c in active if c["iban"]]
     people = rng.sample(with_iban, 4)
     rest = [c for c in active if c not in people]
-    erased = rng.choice([c for c in rest if c["id"] not in invoiced])
+    uninvoiced = [c for c in rest if c["id"] not in invoiced]
+    erased = rng.choice(uninvoiced or rest)  # some productions have nobody without invoices
     people += rng.sample([c for c in rest if c is not erased], rng.randint(10, 16))
     people.append(erased)
     stay = [c for c in people if c is not erased]
@@ -190,12 +191,20 @@ def _plant_leak(conn: sqlite3.Connection, rng: random.Random, now: dt.datetime,
 
 
 def _erase(conn: sqlite3.Connection, customer_id: int, at: dt.datetime) -> None:
-    """Erase a customer without invoices the way the desk does (everything gone), leaving a
-    completed erasure request without a customer id."""
+    """Erase a customer the way the desk does (sandbox_cms.privacy.erasure): invoices kept for
+    the tax duty, unlinked from the customer, with the orders behind them (17(3)(b));
+    everything else gone; a completed erasure request without a customer id."""
+    kept_orders = {r[0] for r in conn.execute(
+        "SELECT order_id FROM invoices WHERE customer_id = ? AND order_id IS NOT NULL",
+        (customer_id,))}
+    conn.execute("UPDATE invoices SET customer_id = NULL WHERE customer_id = ?", (customer_id,))
     orders = [r[0] for r in conn.execute("SELECT id FROM orders WHERE customer_id = ?",
                                          (customer_id,))]
     for order in orders:
-        conn.execute("DELETE FROM order_items WHERE order_id = ?", (order,))
+        if order in kept_orders:
+            conn.execute("UPDATE orders SET customer_id = NULL WHERE id = ?", (order,))
+        else:
+            conn.execute("DELETE FROM order_items WHERE order_id = ?", (order,))
     for table in ("orders", "consent_events", "mailing_recipients", "disclosures"):
         conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,))  # noqa: S608
     requests = [r[0] for r in conn.execute("SELECT id FROM dsr_requests WHERE customer_id = ?",
@@ -239,7 +248,7 @@ def _incidents(rng: random.Random, now: dt.datetime,
             "was shared by a link that anyone with the link could open, for one day.",
             copy_made_at=saturday - dt.timedelta(days=1, hours=3), reported_at=saturday,
             reported_by="the marketing team", investigation_closed_at=saturday
-            + dt.timedelta(hours=rng.randint(20, 40)),
+            + dt.timedelta(hours=rng.randint(20, 36)),
             columns=["customers.first_name", "customers.email"],
             people=rng.randint(80, 140), encrypted=0, key_compromised=0, file=None),
         "encrypted_backup": dict(
@@ -304,10 +313,12 @@ def incident_timeline(cms: Any) -> Picture:
     for r in rows:
         made, told = (dt.datetime.fromisoformat(r[k]) for k in ("copy_made_at", "reported_at"))
         closed = dt.datetime.fromisoformat(r["investigation_closed_at"] or r["reported_at"])
-        spans.append(Span(f"{r['id']} {r['title']}", made, told, "unnoticed",
-                          f"copy made {made:%a %d %b %H:%M}, reported {told:%a %d %b %H:%M}"))
-        spans.append(Span(f"{r['id']} investigation", told, closed, "investigating",
-                          f"reported {told:%a %d %b %H:%M}, closed {closed:%a %d %b %H:%M}"))
+        spans.append(Span(f"incident {r['id']}: unnoticed", made, told, "unnoticed",
+                          f"{r['title']}; copy made {made:%a %d %b %H:%M}, reported "
+                          f"{told:%a %d %b %H:%M}"))
+        spans.append(Span(f"incident {r['id']}: investigated", told, closed, "investigating",
+                          f"{r['title']}; reported {told:%a %d %b %H:%M}, closed "
+                          f"{closed:%a %d %b %H:%M}"))
     now = cms.clock.now()
     weekends = sorted({(now - dt.timedelta(days=d)).date() for d in range(0, 90)
                        if (now - dt.timedelta(days=d)).weekday() == 5})
