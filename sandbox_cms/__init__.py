@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "ConsentForm": "sandbox_cms.notebook.widgets",
     "CustomerCard": "sandbox_cms.notebook.widgets",
     # notebook charts (SVG drawn from the learner's sandbox)
+    "access_copy_chart": "sandbox_cms.notebook.charts",
     "consent_history": "sandbox_cms.notebook.charts",
     "retention_timeline": "sandbox_cms.notebook.charts",
     "transfer_map": "sandbox_cms.notebook.charts",
@@ -63,7 +64,7 @@ __all__ = [
     "check_transfer", "load_adequacy",
     "restore_database", "verify_backup",
     "AuditLogView", "ClockControl", "ConsentForm", "CustomerCard",
-    "consent_history", "retention_timeline", "transfer_map",
+    "access_copy_chart", "consent_history", "retention_timeline", "transfer_map",
     "show_in_browser",
 ]  # the same names as _EXPORTS (tests/test_layers.py checks)
 
@@ -79,7 +80,12 @@ if TYPE_CHECKING:  # the same names for type checkers, editors and import-linter
         possible_bsns,
     )
     from sandbox_cms.data.shop import consent_questions
-    from sandbox_cms.notebook.charts import consent_history, retention_timeline, transfer_map
+    from sandbox_cms.notebook.charts import (
+        access_copy_chart,
+        consent_history,
+        retention_timeline,
+        transfer_map,
+    )
     from sandbox_cms.notebook.widgets import AuditLogView, ClockControl, ConsentForm, CustomerCard
     from sandbox_cms.privacy.backup import restore_database, verify_backup
     from sandbox_cms.privacy.erasure import ProcessingDb, erase_customers

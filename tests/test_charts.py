@@ -26,6 +26,7 @@ from sandbox_cms.core.charts import (
 )
 from sandbox_cms.notebook.charts import (
     Chart,
+    access_copy_chart,
     consent_history,
     retention_timeline,
     transfer_map,
@@ -271,3 +272,19 @@ def test_the_dashboard_shows_retention_due_and_kept(tmp_path) -> None:
     assert bars["invoices, due"] == early
     assert bars["invoices, kept"] == invoices - early
     assert bars["customer accounts, due"] > 0
+
+
+def test_access_copy_chart_counts_each_section_and_shows_no_value(shop) -> None:
+    with shop.processing("customer_service") as p:
+        email = p.query("SELECT c.email FROM customers c JOIN orders o ON o.customer_id = c.id"
+                        " ORDER BY c.id LIMIT 1")[0]["email"]
+    copy = shop.dsr.export(email)
+    assert copy["orders"]
+    chart = access_copy_chart(copy)
+    root = parsed(chart)
+    bars = {"".join(e.find(f"{NS}title").itertext()) for e in marks(root, "bar")}
+    assert any(t.startswith("orders") and t.endswith(f": {len(copy['orders'])}") for t in bars)
+    assert any(t.startswith("purposes") and t.endswith(f": {len(copy['purposes'])}")
+               for t in bars)
+    assert email not in str(chart) and copy["customer"]["last_name"] not in str(chart)
+    assert empty(parsed(access_copy_chart({"format": "x"})))

@@ -1,5 +1,5 @@
 """Pictures of a learner's own sandbox for the notebooks: where data travels, consent over
-time, and what the retention schedule says is due.
+time, what the retention schedule says is due, and what an access copy holds.
 
 Each function reads the sandbox through its mechanisms (the storage register, the consent
 ledger under its internal purpose, the retention schedule), so every read of personal data
@@ -10,8 +10,9 @@ is audited as usual, and draws with :mod:`sandbox_cms.core.charts`. The result i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sandbox_cms.core.charts import (
     COLOURS,
@@ -150,6 +151,34 @@ def retention_timeline(cms: Sandbox, rule: str | None = None, at: Moment | None 
         boundaries=_year_ends(spans, [rules[r] for r in sorted({s.rule for s in shown_due
                                                                  + shown_kept})]),
         empty=f"nothing to show: nothing is due on {moment[:10]} or within two years after"))
+
+
+ABOUT_THE_PROCESSING = frozenset({"source", "purposes", "retention_rules",
+                                  "storage_locations"})
+"""Sections of an access copy that describe the processing (art. 15(1)(a)-(h), 15(2)) rather
+than hold the person's own records."""
+
+
+def access_copy_chart(copy: Mapping[str, Any]) -> Chart:
+    """How much each section of an access copy (``cms.dsr.export``) holds: the person's own
+    records (art. 15(3)) beside what art. 15(1) and 15(2) add about the processing. Draws
+    counts only, never a value from the copy."""
+    sections = [k for k, v in copy.items() if isinstance(v, (list, dict))]
+    own = [0 if k in ABOUT_THE_PROCESSING else len(copy[k]) for k in sections]
+    about = [len(copy[k]) if k in ABOUT_THE_PROCESSING else 0 for k in sections]
+    empty_sections = [k for k, n in zip(sections, own, strict=True)
+                      if n == 0 and k not in ABOUT_THE_PROCESSING]
+    desc = (f"{sum(own)} entries of the person's own records in {len(sections)} sections "
+            f"(customer counts fields) and {sum(about)} entries about the processing "
+            f"(purposes, retention, places, source). Empty: "
+            f"{', '.join(empty_sections) or 'none'}.")
+    return Chart(bar_chart(
+        [k.replace("_", " ") for k in sections],
+        [Series("the person's own records (art. 15(3))", own, COLOURS["blue"]),
+         Series("about the processing (art. 15(1)-(2))", about, COLOURS["grey"])],
+        title="What the access copy holds, per section", desc=desc, stacked=True,
+        note="an empty section is still part of the answer: it says there is nothing",
+        empty="nothing to show: the copy has no sections"))
 
 
 def _quarter(month: str) -> str:
