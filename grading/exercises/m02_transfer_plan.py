@@ -174,11 +174,13 @@ def _day(today: dt.date, rng: random.Random, low: int, high: int) -> str:
     return (today + dt.timedelta(days=rng.randint(low, high))).isoformat()
 
 
-def generate_dossier(seed: int, today: dt.date) -> dict[str, list[dict[str, Any]]]:
-    """The dossier of one variant: every case once; names, places and dates from ``seed``."""
+def generate_dossier(seed: int, today: dt.date,
+                     cases: tuple[Case, ...] = CASES) -> dict[str, list[dict[str, Any]]]:
+    """The dossier of one variant: every case once; names, places and dates from ``seed``
+    (``cases``: another shop's vendor set, e.g. module 07's analytics shortlist)."""
     rng = random.Random(seed)
     pools = _pools()
-    brands = rng.sample(pools["brands"], len(CASES))
+    brands = rng.sample(pools["brands"], len(cases))
     sub_brands = iter(rng.sample(pools["subprocessor_brands"],
                                  len(pools["subprocessor_brands"])))
     vendors, subs, dpf = [], [], []
@@ -206,7 +208,7 @@ def generate_dossier(seed: int, today: dt.date) -> dict[str, list[dict[str, Any]
         signed = f"{SCC_DECISION}, module {module}"
         return signed, (_day(today, rng, -400, -10) if scc == "tia" else None)
 
-    for brand, case in zip(brands, CASES, strict=True):
+    for brand, case in zip(brands, cases, strict=True):
         country = rng.choice(sorted(case.hosting))
         entity = _entity(brand, case.service, country)
         name = f"{brand.lower()}-{case.key}"

@@ -173,8 +173,8 @@ def plant_file(db_path: str, seed: int) -> dict[str, Any]:
             planted.append(boundaries.Boundary("order_cancelled", "orders", cancelled, False))
             ordered = now - dt.timedelta(days=rng.randrange(60, 300))
             product_id, price = conn.execute(
-                "SELECT id, price_cents FROM products WHERE warranty_months >= 24"
-                " ORDER BY id LIMIT 1").fetchone()
+                "SELECT id, price_cents FROM products"  # the e-book shop has no warranty
+                " ORDER BY warranty_months >= 24 DESC, id LIMIT 1").fetchone()
             order_id = conn.execute(
                 "INSERT INTO orders (customer_id, ordered_at, status, total_cents,"
                 " provenance_id) VALUES (?, ?, 'delivered', ?, 1)",
