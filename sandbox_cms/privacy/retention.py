@@ -575,6 +575,8 @@ class RetentionSchedule:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise RetentionError(f"limit must be a whole number >= 0, not {limit!r}")
         moment = to_iso(at) if at is not None else to_iso(self._cms.clock.now())
+        conn = self._cms.connection
+        token = changes_token(conn)  # before anything is read, the rules included
         rules = self.rules()
         counts = {rule.name: 0 for rule in rules}
         if not rules:
@@ -582,15 +584,15 @@ class RetentionSchedule:
         big = next((n for n, r in enumerate(rules)
                     if (r.category, r.runs_from) == ACTIVITY_SOURCE), None)
         if big is not None:
-            conn = self._cms.connection
             ensure_activity(conn)
-            key = (changes_token(conn), moment, limit)
-            if self._last_summary is not None and self._last_summary[0] == key:
+            key = (token, moment, limit)
+            if token is not None and self._last_summary is not None \
+                    and self._last_summary[0] == key:
                 return _copy(self._last_summary[1])  # nothing it reads has changed since
             with self._cms._internal(PURPOSE, "retention") as p:
                 result = _fast_summary(ProcessingDb(p), rules, big, moment, limit)
-            # Kept only if no write came in while it was computed (the token is the same).
-            fresh = key[0] is not None and changes_token(conn) == key[0]
+            # Kept only if no write came in while it was read (the token is still the same).
+            fresh = token is not None and changes_token(conn) == token
             self._last_summary = (key, _copy(result)) if fresh else None
             return result
         with self._cms._internal(PURPOSE, "retention") as p:
