@@ -50,6 +50,17 @@ EXERCISES = {
                         "m06_who_and_what"),
     "06-notify": ("06-data-breach", "m06-ex2-solution", "decide_notifications", "m06_notify"),
     "06-register": ("06-data-breach", "m06-ex3-solution", "write_register", "m06_register"),
+    "07-monday-tickets": ("07-capstone", "m07-ex1-solution", "weekend_tickets",
+                          "m07_monday_tickets"),
+    "07-tuesday-mail": ("07-capstone", "m07-ex2-solution", "answer_mail", "m07_tuesday_mail"),
+    "07-wednesday-goodbye": ("07-capstone", "m07-ex3-solution", "forget_customer",
+                             "m07_wednesday_goodbye"),
+    "07-thursday-night-run": ("07-capstone", "m07-ex4-solution", "night_run",
+                              "m07_thursday_night_run"),
+    "07-friday-vendors": ("07-capstone", "m07-ex5-solution", "assess_analytics",
+                          "m07_friday_vendors"),
+    "07-saturday-foundation": ("07-capstone", "m07-ex6-solution", "answer_foundation",
+                               "m07_saturday_foundation"),
 }
 
 

@@ -99,6 +99,14 @@ def prepare_vendors(cms: Any, variant: Variant) -> dict[str, Any]:
     return {"dossier": dossier, "folder": folder, "today": today}
 
 
+def analytics_dossier(cms: Any, folder: str | Path | None = None, seed: int = 7) -> Path:
+    """A dossier like the grader's Friday one (other names, places and dates from ``seed``,
+    dated on ``cms``'s clock), written to ``folder`` (default: beside the sandbox)."""
+    target = Path(folder) if folder is not None else Path(cms.path).parent / "analytics-dossier"
+    return m02.write_dossier(target, m02.generate_dossier(seed, cms.clock.now().date(),
+                                                          ANALYTICS))
+
+
 # --- the week -------------------------------------------------------------------------------
 
 MONDAY = _week(
