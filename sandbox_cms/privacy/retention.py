@@ -578,13 +578,17 @@ class RetentionSchedule:
         conn = self._cms.connection
         token = changes_token(conn)  # before anything is read, the rules included
         rules = self.rules()
+        if token is None and any((r.category, r.runs_from) == ACTIVITY_SOURCE for r in rules):
+            ensure_activity(conn)  # the first summary of this sandbox: make the token first
+            token = changes_token(conn)
+            rules = self.rules()
         counts = {rule.name: 0 for rule in rules}
         if not rules:
             return RetentionSummary(moment, counts, 0, [])
         big = next((n for n, r in enumerate(rules)
                     if (r.category, r.runs_from) == ACTIVITY_SOURCE), None)
         if big is not None:
-            ensure_activity(conn)
+            ensure_activity(conn)  # puts back what was dropped (then the token is new)
             key = (token, moment, limit)
             if token is not None and self._last_summary is not None \
                     and self._last_summary[0] == key:
