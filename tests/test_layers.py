@@ -97,3 +97,31 @@ def test_contracts_hold() -> None:
         pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
     result = subprocess.run([lint], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _protocol_members(protocol: type) -> set[str]:
+    names: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls in (object,) or cls.__module__ == "typing":
+            continue
+        names |= set(getattr(cls, "__annotations__", {}))
+        names |= {n for n in vars(cls) if not n.startswith("__")
+                  and n not in ("_abc_impl", "_is_protocol")}
+    return names
+
+
+def test_the_facade_has_what_the_mechanisms_ask_of_it(cms) -> None:
+    """The mechanisms know the sandbox only through Protocols of their own layer (no import
+    of ``sandbox_cms.cms``); the facade and the processing context must still fit them."""
+    from sandbox_cms.privacy import access, actions, host
+
+    for protocol, obj in ((host.SandboxHost, cms), (access.ProcessingHost, cms)):
+        members = _protocol_members(protocol)
+        assert {"connection", "clock", "audit", "_internal", "dsr"} & members
+        assert not {name for name in members if not hasattr(obj, name)}, protocol
+    with cms.processing("newsletter") as p:
+        members = _protocol_members(actions.Processing)
+        assert {"require", "flush", "sandbox"} <= members
+        assert not {name for name in members if not hasattr(p, name)}
+        assert not {name for name in _protocol_members(actions._Sandbox)
+                    if not hasattr(p.sandbox, name)}
