@@ -31,6 +31,9 @@ from sandbox_cms.core.clock import Clock
 from sandbox_cms.core.errors import NotASandbox, PolicyError, ProcessingError
 from sandbox_cms.privacy import audit
 from sandbox_cms.privacy.access import MODES, Gate, GuardedConnection, Processing, Violation
+from sandbox_cms.privacy.breaches import BreachRegister
+from sandbox_cms.privacy.consent import ConsentLedger
+from sandbox_cms.privacy.dsr import DataSubjectRequests
 from sandbox_cms.privacy.install import install_policy
 from sandbox_cms.privacy.policy import (
     FINGERPRINT_KEY,
@@ -41,6 +44,8 @@ from sandbox_cms.privacy.policy import (
     fingerprint,
     stored_fingerprint,
 )
+from sandbox_cms.privacy.retention import RetentionSchedule
+from sandbox_cms.privacy.storage import Storage
 
 OPEN_LISTENERS: list[Callable[[Sandbox], None]] = []
 """Called with every sandbox right after it connects (also on ``reopen``): the grader
@@ -152,36 +157,26 @@ class Sandbox:
         """One atomic unit of work (re-entrant; inner levels are savepoints)."""
         return scope.transaction(self.connection)
 
-    # -- the parts other modules provide --------------------------------------------------
+    # -- the mechanisms, created on first use and handed this sandbox (privacy.host) -------
 
     @cached_property
-    def consent(self) -> Any:
-        from sandbox_cms.privacy.consent import ConsentLedger
-
+    def consent(self) -> ConsentLedger:
         return ConsentLedger(self)
 
     @cached_property
-    def retention(self) -> Any:
-        from sandbox_cms.privacy.retention import RetentionSchedule
-
+    def retention(self) -> RetentionSchedule:
         return RetentionSchedule(self)
 
     @cached_property
-    def dsr(self) -> Any:
-        from sandbox_cms.privacy.dsr import DataSubjectRequests
-
+    def dsr(self) -> DataSubjectRequests:
         return DataSubjectRequests(self)
 
     @cached_property
-    def storage(self) -> Any:
-        from sandbox_cms.privacy.storage import Storage
-
+    def storage(self) -> Storage:
         return Storage(self)
 
     @cached_property
-    def breaches(self) -> Any:
-        from sandbox_cms.privacy.breaches import BreachRegister
-
+    def breaches(self) -> BreachRegister:
         return BreachRegister(self)
 
     # -- lifetime -------------------------------------------------------------------------
