@@ -88,7 +88,9 @@ def test_release_strips_solutions_and_hidden_tests(graded):
     assert "HIDDEN TESTS" not in text and 'variant=\\"hidden\\"' not in text
     config = (room.root / "nbgrader_config.py").read_text()
     assert config.count(f"c.Execute.timeout = {TIMEOUT}") == 1
-    assert not (room.root / "source").exists()  # sources stay in course/
+    # sources stay in course/: the classroom only links them in (for the formgrader's links)
+    link = room.root / "source"
+    assert link.is_symlink() and link.resolve() == room.source.resolve()
 
 
 def test_one_broken_submission_does_not_stop_the_batch(graded):
