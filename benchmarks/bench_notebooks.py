@@ -92,8 +92,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("PRIVACY_COURSE_CACHE", str(Path(tmp) / "cache"))
         os.environ["PRIVACY_COURSE_PROGRESS"] = str(Path(tmp) / "progress.json")
-        from grading import run
+        from grading import hidden, run
+        from grading.harness import exercises
         from sandbox_cms import fresh_sandbox
+
+        # The hidden tests run as in the instructor's grading: parameters drawn for a class.
+        known = exercises()
+        os.environ[hidden.HIDDEN_ENV] = str(hidden.ensure_drawn(
+            Path(tmp), known, avoid={e.id: e.visible.seed for e in known.values()}))
 
         # Warm the template cache so no run pays for building a scenario.
         for scenario in ("webshop", "ebooks"):
