@@ -10,6 +10,8 @@ broke), with the e-book shop, the day of the week and a task that names no rule.
 
 - Monday 09:00, the desk's incidents of the weekend: 06-notify (art. 33, 34);
 - Tuesday, a customer asks what the shop holds on her: 05-access-copy (art. 15);
+- Tuesday afternoon, six more mails asking for copies, from customers and strangers:
+  05-verify-identity (art. 12(6), 12(2));
 - Wednesday, a customer asks to be forgotten: 05-pass-on-erasure (art. 17, 17(3)(b), 19);
 - Thursday, the nightly retention run: 04-retention-job (art. 5(1)(e), 17(3)(b));
 - Friday, the shortlist of analytics vendors: 02-transfer-plan's dossier and judge with the
@@ -34,6 +36,7 @@ from grading.exercises import m03_share_with_foundation as m03
 from grading.exercises import m04_retention_job as m04
 from grading.exercises import m05_access_copy as m05_access
 from grading.exercises import m05_pass_on_erasure as m05_erasure
+from grading.exercises import m05_verify_identity as m05_identity
 from grading.exercises import m06_notify as m06
 from grading.harness import Exercise, Variant, register
 
@@ -125,6 +128,13 @@ TUESDAY = _week(
     "export (customer, source, orders, invoices, consent_events, mailings_received, "
     "disclosures, requests, audit_trail, purposes, retention_rules, storage_locations).")
 
+TUESDAY_AFTERNOON = _week(
+    m05_identity.EXERCISE, "07-tuesday-inbox", "tuesday", 15,
+    "Tuesday afternoon: six more mails",
+    "reply_to_inbox(cms, p, inbox) answers each mail the way the shop should, reading with p "
+    "(the 'dsr_access' context handed over), and returns {mail id: {'to', 'body', 'copy'}}; "
+    "the shop knows its customers by their account's e-mail address.")
+
 WEDNESDAY = _week(
     m05_erasure.EXERCISE, "07-wednesday-goodbye", "wednesday", 10,
     "Wednesday: \"Please forget me\"",
@@ -154,8 +164,9 @@ SATURDAY = _week(
     "'antipiracy_sharing' (recipient 'antipiracy-foundation') and returns the ids of the "
     "customers whose details went to it (an empty list if none).")
 
-WEEK = (MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY)
+WEEK = (MONDAY, TUESDAY, TUESDAY_AFTERNOON, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY)
 TAUGHT_BY = {MONDAY.id: "06-notify", TUESDAY.id: "05-access-copy",
+             TUESDAY_AFTERNOON.id: "05-verify-identity",
              WEDNESDAY.id: "05-pass-on-erasure", THURSDAY.id: "04-retention-job",
              FRIDAY.id: "02-transfer-plan", SATURDAY.id: "03-share-with-foundation"}
 """Each day's exercise and the exercise of the module that taught it (the recap table)."""
