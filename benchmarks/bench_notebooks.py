@@ -53,12 +53,13 @@ SOLUTIONS = {
     "06-notify": ("06-data-breach", "m06-ex2-solution", "decide_notifications"),
     "06-register": ("06-data-breach", "m06-ex3-solution", "write_register"),
     "07-monday-tickets": ("07-capstone", "m07-ex1-solution", "weekend_tickets"),
-    "07-tuesday-mail": ("07-capstone", "m07-ex2-solution", "answer_mail"),
-    "07-tuesday-inbox": ("07-capstone", "m07-ex3-solution", "reply_to_inbox"),
-    "07-wednesday-goodbye": ("07-capstone", "m07-ex4-solution", "forget_customer"),
-    "07-thursday-night-run": ("07-capstone", "m07-ex5-solution", "night_run"),
-    "07-friday-vendors": ("07-capstone", "m07-ex6-solution", "assess_analytics"),
-    "07-saturday-foundation": ("07-capstone", "m07-ex7-solution", "answer_foundation"),
+    "07-monday-paperwork": ("07-capstone", "m07-ex2-solution", "file_tickets"),
+    "07-tuesday-mail": ("07-capstone", "m07-ex3-solution", "answer_mail"),
+    "07-tuesday-inbox": ("07-capstone", "m07-ex4-solution", "reply_to_inbox"),
+    "07-wednesday-goodbye": ("07-capstone", "m07-ex5-solution", "forget_customer"),
+    "07-thursday-night-run": ("07-capstone", "m07-ex6-solution", "night_run"),
+    "07-friday-vendors": ("07-capstone", "m07-ex7-solution", "assess_analytics"),
+    "07-saturday-foundation": ("07-capstone", "m07-ex8-solution", "answer_foundation"),
 }
 
 

@@ -128,7 +128,7 @@ def test_no_day_names_its_rule(exercise_id: str) -> None:
 def test_the_recap_comes_after_the_last_exercise_and_cites_then_and_now() -> None:
     nb = load(source_notebook(ASSIGNMENT))
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    assert ids.index("m07-recap") > ids.index("m07-ex8-answer") > ids.index("m07-ex7-hidden")
+    assert ids.index("m07-recap") > ids.index("m07-ex9-answer") > ids.index("m07-ex8-hidden")
     recap = cell(nb, "m07-recap").source
     for cited in ("33(1)", "15(1)", "17(3)(b)", "19", "5(1)(e)", "Chapter V", "6(1)(a)",
                   "5(1)(c)", "Wbp 34a", "Wbp 35", "Wbp 10(1)", "Wbp 76/77", "Wbp 8(a)"):
@@ -139,6 +139,7 @@ def test_the_recap_comes_after_the_last_exercise_and_cites_then_and_now() -> Non
 
 @pytest.mark.parametrize(("exercise_id", "wrong", "principle", "article"), [
     ("07-monday-tickets", "tells_nobody_but_the_authority", "breach_notification", "34"),
+    ("07-monday-paperwork", "registers_only_notified_breaches", "breach_register", "33(5)"),
     ("07-tuesday-mail", "no_recipients_or_retention", "access", "15(1)"),
     ("07-tuesday-inbox", "says_no_such_customer", "identity_verification", "12(6)"),
     ("07-wednesday-goodbye", "erase_and_tell_nobody", "recipients_notified", "19"),
@@ -185,7 +186,7 @@ def test_the_source_notebook_runs_clean() -> None:
             assert error is None or error.startswith("HiddenVariantUnavailable"), error
         else:
             assert error is None, (c.id, error)
-    chart = cell(nb, "m07-day5")
+    chart = cell(nb, "m07-day6")
     assert any("image/svg+xml" in o.get("data", {}) or "text/html" in o.get("data", {})
                for o in chart.outputs), "Thursday draws the retention timeline"
 
@@ -198,12 +199,12 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
     scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
     graded = points(load(source_notebook(ASSIGNMENT)))
-    automatic = {gid for gid in graded if gid != "m07-ex8-answer"}
-    assert len(automatic) == 14  # seven situations, visible + hidden
+    automatic = {gid for gid in graded if gid != "m07-ex9-answer"}
+    assert len(automatic) == 16  # eight situations, visible + hidden
     for gid in automatic:
         assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
         assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
-    assert scores["solution"]["m07-ex8-answer"] == 0  # waits for the instructor
+    assert scores["solution"]["m07-ex9-answer"] == 0  # waits for the instructor
     for student in ("solution", "untouched"):
         nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
         assert errors_outside_tests(nb) == [], student
@@ -211,4 +212,4 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
     assert "def night_run(cms, p):" in text and "def weekend_tickets(cms):" in text
-    assert "Rubric" not in cell(student, "m07-ex8-answer").source
+    assert "Rubric" not in cell(student, "m07-ex9-answer").source

@@ -9,6 +9,7 @@ planted in both variants whatever the seed, and a wrong decision is told which p
 broke), with the e-book shop, the day of the week and a task that names no rule.
 
 - Monday 09:00, the desk's incidents of the weekend: 06-notify (art. 33, 34);
+- Monday, the same tickets on file: 06-register (art. 33(5));
 - Tuesday, a customer asks what the shop holds on her: 05-access-copy (art. 15);
 - Tuesday afternoon, six more mails asking for copies, from customers and strangers:
   05-verify-identity (art. 12(6), 12(2));
@@ -38,6 +39,7 @@ from grading.exercises import m05_access_copy as m05_access
 from grading.exercises import m05_pass_on_erasure as m05_erasure
 from grading.exercises import m05_verify_identity as m05_identity
 from grading.exercises import m06_notify as m06
+from grading.exercises import m06_register as m06_register
 from grading.harness import Exercise, Variant, register
 
 SCENARIO = "ebooks"
@@ -120,6 +122,15 @@ MONDAY = _week(
     "'deadline': the moment the authority's deadline ends (or None), 'hours_left': hours from "
     "the sandbox clock to it}, reading only under the 'breach_investigation' purpose.")
 
+MONDAY_PAPERWORK = _week(
+    m06_register.EXERCISE, "07-monday-paperwork", "monday", 9,
+    "Monday: the paperwork",
+    "file_tickets(cms, decisions) writes into the breach_register table, under the "
+    "'breach_investigation' purpose, what the shop keeps on file about the weekend's tickets "
+    "(decisions: Monday's decision per ticket, handed over); a row holds the facts, effects, "
+    "remedial action, categories, number of people, who was told and the reasons, and when "
+    "it was recorded.")
+
 TUESDAY = _week(
     m05_access.EXERCISE, "07-tuesday-mail", "tuesday", 10,
     "Tuesday: \"What do you have on me?\"",
@@ -164,8 +175,9 @@ SATURDAY = _week(
     "'antipiracy_sharing' (recipient 'antipiracy-foundation') and returns the ids of the "
     "customers whose details went to it (an empty list if none).")
 
-WEEK = (MONDAY, TUESDAY, TUESDAY_AFTERNOON, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY)
-TAUGHT_BY = {MONDAY.id: "06-notify", TUESDAY.id: "05-access-copy",
+WEEK = (MONDAY, MONDAY_PAPERWORK, TUESDAY, TUESDAY_AFTERNOON, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY)
+TAUGHT_BY = {MONDAY.id: "06-notify", MONDAY_PAPERWORK.id: "06-register",
+             TUESDAY.id: "05-access-copy",
              TUESDAY_AFTERNOON.id: "05-verify-identity",
              WEDNESDAY.id: "05-pass-on-erasure", THURSDAY.id: "04-retention-job",
              FRIDAY.id: "02-transfer-plan", SATURDAY.id: "03-share-with-foundation"}
