@@ -89,6 +89,44 @@ def test_each_day_runs_on_the_ebook_shop_at_its_moment(exercise_id: str, variant
         close_attempt(attempt)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_night_run_meets_every_boundary_on_the_ebook_shop(variant: str) -> None:
+    """Module 04's boundaries, planted with e-book stand-ins: each on the side the law puts it
+    by the schedule's own count (an e-book has no warranty: that account ordered now)."""
+    attempt = open_variant(get_exercise("07-thursday-night-run"), variant)
+    try:
+        planted = attempt.context["boundaries"]
+        assert {"invoice_31_dec_year_minus_8", "invoice_1_jan_year_minus_7",
+                "invoice_31_dec_year_minus_7", "invoice_zero_total", "account_due_exactly_now",
+                "account_due_a_day_later", "account_warranty_ends_now",
+                "account_cancelled_in_warranty", "account_zero_total_order"} <= set(planted)
+        due = {(i.table, i.row_id) for i in attempt.expected["due"]}
+        for case, row in planted.items():
+            assert ((row["table"], row["id"]) in due) is (not row["kept"]), case
+        year = attempt.cms.clock.now().year
+        assert year == (2025 if variant == "visible" else 2026)
+    finally:
+        close_attempt(attempt)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_mail_of_tuesday_has_a_namesake_a_housemate_and_a_guest_order(variant) -> None:
+    attempt = open_variant(get_exercise("07-tuesday-mail"), variant)
+    try:
+        ctx = attempt.context
+        rows = {r["id"]: r for r in attempt.query(
+            "SELECT * FROM customers WHERE id IN (?, ?, ?)",
+            (ctx["customer_id"], ctx["same_name"], ctx["household"]))}
+        me, namesake = rows[ctx["customer_id"]], rows[ctx["same_name"]]
+        assert (namesake["first_name"], namesake["last_name"]) == (me["first_name"],
+                                                                   me["last_name"])
+        assert rows[ctx["household"]]["street"] == me["street"]
+        assert attempt.query("SELECT customer_id FROM orders WHERE id = ?",
+                             (ctx["guest_order"],)) == [{"customer_id": None}]
+    finally:
+        close_attempt(attempt)
+
+
 def test_the_hidden_week_lies_after_a_year_end() -> None:
     visible, hidden = m07_capstone.MONDAYS["visible"], m07_capstone.MONDAYS["hidden"]
     assert visible.weekday() == hidden.weekday() == 0 and hidden.year == visible.year + 1
