@@ -95,8 +95,24 @@ def test_the_base_url_is_found_from_the_hub_prefix_and_is_none_outside_jupyter(
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/bob")
     assert jupyter_base_url() == "/user/bob/"
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    import ipykernel  # noqa: F401 - imported (as by nbclient or a test) is not "in a kernel"
+
     assert jupyter_base_url() is None
+
+
+def test_in_a_real_kernel_the_link_goes_through_the_proxy(tmp_path) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        shown: list[str] = []
+        client.execute_interactive(
+            "from sandbox_cms.web.link import jupyter_base_url\nprint(jupyter_base_url())",
+            timeout=60, output_hook=lambda msg: shown.append(msg["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert "".join(shown).strip() == "/"  # no Jupyter server found: its default base URL
 
 
 def test_one_server_per_sandbox_stopped_when_the_sandbox_closes(cms, tmp_path) -> None:

@@ -146,7 +146,7 @@ def jupyter_base_url() -> str | None:
     prefix = os.environ.get(HUB_PREFIX_ENV)
     if prefix:
         return prefix if prefix.endswith("/") else prefix + "/"
-    if "ipykernel" not in sys.modules:
+    if not _in_a_kernel():
         return None
     try:
         from jupyter_server.serverapp import list_running_servers
@@ -159,6 +159,14 @@ def jupyter_base_url() -> str | None:
         if str(info.get("pid")) == parent:
             return str(info.get("base_url") or "/")
     return str(servers[0].get("base_url") or "/") if len(servers) == 1 else "/"
+
+
+def _in_a_kernel() -> bool:
+    """True when this code runs in a Jupyter kernel (not merely with ipykernel imported,
+    as a test process or a script that drives notebooks has it)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _start(db: str, port: int) -> tuple[Any, threading.Thread, Flask]:
