@@ -12,11 +12,10 @@ from pathlib import Path
 
 import click
 
-from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM
+from grading.nbgrader_config import COURSE_DIR, DEFAULT_CLASSROOM, SOURCE_ENV
 from sandbox_cms.cli.errors import MessageGroup
 
 CLASSROOM_ENV = "PRIVACY_COURSE_CLASSROOM"
-SOURCE_ENV = "PRIVACY_COURSE_SOURCE"
 
 
 @click.group(cls=MessageGroup)

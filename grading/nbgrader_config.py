@@ -34,6 +34,8 @@ REPO = CHECKOUT
 COURSE_DIR = COURSE
 DEFAULT_CLASSROOM = home_folder("classroom")
 EXCHANGE_ENV = "PRIVACY_COURSE_EXCHANGE"
+SOURCE_ENV = "PRIVACY_COURSE_SOURCE"
+"""Where the course sources are, instead of the installed ``course/``."""
 HEADER = "# Written by `privacy-course`; edit grading/nbgrader_config.py instead."
 KEEP_BELOW = "# --- Your own settings below this line are kept (and win over the lines above). ---"
 

@@ -20,7 +20,12 @@ from nbconvert.preprocessors import Preprocessor
 MARK = "privacy_course"
 HEADING = ("**Rubric and model answer** (from the course source, for the grader; "
            "left out of the learner's feedback)")
-_SOLUTION = re.compile(r"### BEGIN SOLUTION\n?(.*?)### END SOLUTION", re.S)
+_SOLUTION = re.compile(r"### BEGIN SOLUTION[^\n]*\n?(.*?)[ \t]*### END SOLUTION[^\n]*", re.S)
+
+
+def solution_blocks(text: str) -> list[str]:
+    """The ``### BEGIN SOLUTION`` blocks of a cell's source, each stripped."""
+    return [block.strip() for block in _SOLUTION.findall(text)]
 
 
 def _manual(cell) -> bool:
@@ -34,8 +39,7 @@ def rubrics(source: Path) -> dict[str, str]:
     found = {}
     for cell in nbformat.read(source, as_version=4).cells:
         if _manual(cell):
-            blocks = _SOLUTION.findall(cell.source)
-            text = "\n\n".join(b.strip() for b in blocks) or cell.source.strip()
+            text = "\n\n".join(solution_blocks(cell.source)) or cell.source.strip()
             found[cell.metadata["nbgrader"]["grade_id"]] = text
     return found
 

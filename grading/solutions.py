@@ -32,17 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading.hints import Shown, learner_exercises, written_answers
+from grading.nbgrader_config import SOURCE_ENV
+from grading.rubric import solution_blocks
 from sandbox_cms.core.datafiles import COURSE, read_toml
 from sandbox_cms.core.errors import CourseError
 
-SOURCE_ENV = "PRIVACY_COURSE_SOURCE"
 SOLUTIONS_ENV = "PRIVACY_COURSE_SOLUTIONS"
-WORKSPACE_ENV = "PRIVACY_COURSE_WORKSPACE"
 SETTINGS_NAME = "settings.toml"
 """Course settings of a workspace, in its ``.privacy-course/`` folder: ``solutions = false``."""
 OFF = frozenset({"0", "off", "false", "no"})
 
-_BLOCK = re.compile(r"### BEGIN SOLUTION[^\n]*\n?(.*?)[ \t]*### END SOLUTION[^\n]*", re.S)
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
 
 
@@ -133,7 +132,7 @@ def _written(exercise_id: str, grade_id: str, notebooks) -> ModelAnswer | None:
     for path, nb in notebooks:
         for cell in nb.cells:
             if _meta(cell).get("grade_id") == grade_id:
-                blocks = [b.strip() for b in _BLOCK.findall(cell.source)]
+                blocks = solution_blocks(cell.source)
                 if not any(blocks):
                     return None
                 return ModelAnswer(exercise_id, "written", "\n\n".join(blocks), path,
@@ -182,6 +181,7 @@ def workspace_folder() -> Path | None:
     """The learner's workspace: ``$PRIVACY_COURSE_WORKSPACE``, else the folder of the
     progress file (:func:`grading.selfcheck.progress_path`), else None."""
     from grading.selfcheck import WORKSPACE_MARKER, progress_path
+    from grading.workspace import WORKSPACE_ENV
 
     if os.environ.get(WORKSPACE_ENV):
         return Path(os.environ[WORKSPACE_ENV])
