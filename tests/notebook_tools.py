@@ -189,6 +189,30 @@ def autograde_solution_and_untouched(assignment: str, root: Path) -> dict[str, d
     return {s: room.cell_scores(assignment, s) for s in ("solution", "untouched")}
 
 
+def full_marks_and_none(assignment: str, tmp_path: Path, monkeypatch, *, written: str,
+                        automatic: int) -> tuple[nbformat.NotebookNode, str]:
+    """Through real nbgrader: the solution gets full marks on every automatic cell and the
+    untouched student version none, the written answer ``written`` waits for the instructor,
+    no error outside the test cells, and the released student version holds no solution
+    block and no hidden tests. Returns the released student notebook and its text."""
+    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
+    scores = autograde_solution_and_untouched(assignment, tmp_path / "classroom")
+    graded = points(load(source_notebook(assignment)))
+    cells = {gid for gid in graded if gid != written}
+    assert len(cells) == automatic
+    for gid in cells:
+        assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
+        assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
+    assert scores["solution"][written] == 0  # waits for the instructor
+    for student in ("solution", "untouched"):
+        nb = autograded(tmp_path / "classroom", student, assignment)
+        assert errors_outside_tests(nb) == [], student
+    student = load(release(assignment, tmp_path / "again"))
+    text = "\n".join(c.source for c in student.cells)
+    assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
+    return student, text
+
+
 def autograded(root: Path, student: str, assignment: str) -> nbformat.NotebookNode:
     """The notebook nbgrader executed for one submission (outputs included)."""
     return load(root / "autograded" / student / assignment / f"{assignment}.ipynb")

@@ -28,14 +28,9 @@ from pathlib import Path
 
 import pytest
 from notebook_tools import (
-    HIDDEN_BEGIN,
-    autograde_solution_and_untouched,
-    autograded,
     cell,
-    errors_outside_tests,
+    full_marks_and_none,
     load,
-    points,
-    release,
     section,
     solution,
     source_notebook,
@@ -464,21 +459,9 @@ def test_the_law_cell_cites_then_and_now() -> None:
 def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
-    scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
-    graded = points(load(source_notebook(ASSIGNMENT)))
-    automatic = {gid for gid in graded if gid != "m02-ex3-answer"}
-    assert len(automatic) == 4  # two exercises, visible + hidden
-    for gid in automatic:
-        assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
-        assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
-    assert scores["solution"]["m02-ex3-answer"] == 0  # waits for the instructor
-    for student in ("solution", "untouched"):
-        nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
-        assert errors_outside_tests(nb) == [], student
-    student = load(release(ASSIGNMENT, tmp_path / "again"))
-    text = "\n".join(c.source for c in student.cells)
-    assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
+    # two exercises, visible + hidden
+    student, text = full_marks_and_none(ASSIGNMENT, tmp_path, monkeypatch,
+                                        written="m02-ex3-answer", automatic=4)
     assert "cms.storage.backup(mounts[name], location=name)" in text  # the instructions stay
     assert "def suitable(loc)" not in text  # the solutions do not
     assert "Rubric" not in cell(student, "m02-ex3-answer").source

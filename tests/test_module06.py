@@ -26,16 +26,11 @@ from pathlib import Path
 
 import pytest
 from notebook_tools import (
-    HIDDEN_BEGIN,
-    autograde_solution_and_untouched,
-    autograded,
     cell,
     error_of,
-    errors_outside_tests,
     execute,
+    full_marks_and_none,
     load,
-    points,
-    release,
     section,
     solution,
     source_notebook,
@@ -295,21 +290,9 @@ def test_the_source_notebook_runs_clean() -> None:
 def test_nbgrader_gives_the_solution_full_marks_and_the_student_version_none(
     tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.delenv("PRIVACY_COURSE_PROGRESS", raising=False)
-    scores = autograde_solution_and_untouched(ASSIGNMENT, tmp_path / "classroom")
-    graded = points(load(source_notebook(ASSIGNMENT)))
-    automatic = {gid for gid in graded if gid != "m06-ex4-answer"}
-    assert len(automatic) == 6  # three exercises, visible + hidden
-    for gid in automatic:
-        assert scores["solution"][gid] == graded[gid], (gid, scores["solution"])
-        assert scores["untouched"][gid] == 0, (gid, scores["untouched"])
-    assert scores["solution"]["m06-ex4-answer"] == 0  # waits for the instructor
-    for student in ("solution", "untouched"):
-        nb = autograded(tmp_path / "classroom", student, ASSIGNMENT)
-        assert errors_outside_tests(nb) == [], student
-    student = load(release(ASSIGNMENT, tmp_path / "again"))
-    text = "\n".join(c.source for c in student.cells)
-    assert "### BEGIN SOLUTION" not in text and HIDDEN_BEGIN not in text
+    # three exercises, visible + hidden
+    student, text = full_marks_and_none(ASSIGNMENT, tmp_path, monkeypatch,
+                                        written="m06-ex4-answer", automatic=6)
     assert "def find_leaked(cms, leak_path):" in text  # the stubs stay
     assert "def decide_notifications(cms):" in text and "def write_register(cms, decisions):" \
         in text
