@@ -195,13 +195,17 @@ class Classroom:
                 progress(done, len(pairs), r)
         from grading.isolation import Worker
 
+        self._build_templates(sorted({a for a, _, _ in todo}), hidden_file)
         jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
         workers: queue.Queue = queue.Queue()
         for _ in range(jobs):
             workers.put(Worker())
         with contextlib.ExitStack() as stack:
             stack.callback(lambda: [workers.get().close() for _ in range(jobs)])
-            pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=jobs))
+            # twice as many threads as workers: the next submission's private copy is made
+            # while a worker grades, so no worker waits for one
+            pool = stack.enter_context(
+                concurrent.futures.ThreadPoolExecutor(max_workers=2 * jobs))
             running = {pool.submit(self._run_worker, workers, a, s, hidden_file): (a, s, fp)
                        for a, s, fp in todo}
             for future in concurrent.futures.as_completed(running):
@@ -222,6 +226,27 @@ class Classroom:
                 if progress:
                     progress(done, len(pairs), result)
         return [results[pair] for pair in pairs]
+
+    def _build_templates(self, assignments: list[str], hidden_file: Path) -> None:
+        """Build the sandbox templates that these assignments' exercises start from (visible
+        and this class's hidden variants) in the instructor's cache, which the grading
+        kernels read but cannot write: otherwise each kernel would build them again."""
+        from grading import isolation
+        from grading.harness import exercises
+        from sandbox_cms.data.build import template_path
+
+        known = exercises()
+        drawn = hidden.load(hidden_file)
+        with hidden.available(hidden_file):
+            for assignment in assignments:
+                for exercise_id in isolation.named_exercises(self.source / assignment, known):
+                    exercise = known[exercise_id]
+                    names = ["visible", "hidden"] if exercise_id in drawn else ["visible"]
+                    for variant in (exercise.variant(name) for name in names):
+                        # a template that cannot be built fails in the kernel, with the
+                        # learner's cell, as it would without this step
+                        with contextlib.suppress(Exception):
+                            template_path(variant.scenario, variant.customers, variant.seed)
 
     def submission_timeout(self, assignment: str) -> int:
         """Seconds one submission may take: every code cell its cell timeout, plus start-up."""

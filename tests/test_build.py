@@ -179,3 +179,20 @@ def test_template_is_rebuilt_when_the_scenario_changes(tmp_path):
     edited = template_path(str(changed), customers=40)
     assert original != edited
     assert dump(original) != dump(edited)
+
+
+def test_a_template_in_the_shared_cache_is_read_there_and_never_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIVACY_COURSE_CACHE", str(tmp_path / "instructor"))
+    built = template_path(customers=120, seed=5)
+    monkeypatch.setenv("PRIVACY_COURSE_CACHE", str(tmp_path / "kernel"))
+    monkeypatch.setenv("PRIVACY_COURSE_SHARED_CACHE", str(tmp_path / "instructor"))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "instructor").iterdir()}
+    # built there already: used from there, nothing built in the own cache
+    assert template_path(customers=120, seed=5) == built
+    assert not (tmp_path / "kernel").exists()
+    copy = fresh_copy(tmp_path / "mine.db", customers=120, seed=5)
+    assert copy.read_bytes() == built.read_bytes()
+    # not there: built in the own cache, the shared one left as it was
+    other = template_path(customers=120, seed=6)
+    assert other.parent == tmp_path / "kernel"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "instructor").iterdir()} == before

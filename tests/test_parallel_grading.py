@@ -21,6 +21,7 @@ from grading.course import Classroom
 from grading.hidden import HIDDEN_FILE
 from grading.isolation import bwrap_works
 from grading.selfcheck import PROGRESS_ENV
+from sandbox_cms.data.build import cache_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COURSE = FIXTURES / "course"
@@ -54,7 +55,9 @@ def _hostile(root: Path) -> dict[str, str | None]:
         "vandal": CORRECT + (
             "\nimport glob, os\n"
             f"for path in [{str(alice_nb)!r}, *glob.glob('../../*/*/*.ipynb'),\n"
-            "             *glob.glob('../../../submitted/*/*/*.ipynb')]:\n"
+            "             *glob.glob('../../../submitted/*/*/*.ipynb'),\n"
+            "             *glob.glob(os.environ.get('PRIVACY_COURSE_SHARED_CACHE', '/none')\n"
+            "                        + '/*.db')]:\n"
             "    try:\n"
             "        open(path, 'w').write('{}')\n"
             "    except OSError as exc:\n"
@@ -107,6 +110,12 @@ def _digests(room: Classroom) -> dict[str, str]:
             for p in sorted((room.root / "submitted").rglob("*")) if p.is_file()}
 
 
+def _templates() -> dict[str, str]:
+    """The instructor's built sandboxes (the grading kernels read them, read-only)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(cache_dir().glob("*.db"))}
+
+
 def _errors(room: Classroom, student: str) -> dict[str, list[str]]:
     path = room.root / "autograded" / student / ASSIGNMENT / NOTEBOOK
     if not path.exists():  # the worker failed (a dead kernel): nothing autograded
@@ -127,8 +136,15 @@ def graded(tmp_path_factory):
         room = _class(tmp_path_factory.mktemp(f"jobs{jobs}"), first)
         first = first or room.root
         before[jobs] = _digests(room)
+        templates = _templates()
         results[jobs] = {r.student: r for r in room.grade(jobs=jobs)}
         rooms[jobs] = room
+        # the vandal tried to empty every template it could see: each is unchanged and whole
+        after = _templates()
+        assert {k: after.get(k) for k in templates} == templates
+        for path in cache_dir().glob("*.db"):
+            with sqlite3.connect(path) as db:
+                assert db.execute("SELECT count(*) FROM customers").fetchone()[0] > 0
     yield rooms, results, before, source_before
     mp.undo()
 
@@ -190,7 +206,11 @@ def test_the_kernel_cannot_read_the_sources_nor_write_outside_its_copy(graded):
         assert "BEGIN SOLUTION" not in text
         vandal = _cells(nbformat.read(
             room.root / "autograded" / "vandal" / ASSIGNMENT / NOTEBOOK, as_version=4))
-        assert "refused" in "".join(o.get("text", "") for o in vandal["send_newsletter"].outputs)
+        refused = "".join(o.get("text", "") for o in vandal["send_newsletter"].outputs)
+        # alice's notebook (hidden), the other submissions (hidden) and the shared
+        # templates (read-only: OSError) were all out of reach
+        assert "refused FileNotFoundError" in refused  # alice's notebook
+        assert "refused OSError" in refused  # a template: read-only file system
 
 
 def test_unchanged_submissions_are_skipped_and_manual_grades_kept(graded):

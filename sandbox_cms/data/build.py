@@ -149,6 +149,11 @@ def _write_fixed_rows(conn: sqlite3.Connection, spec: Scenario) -> None:
     )
 
 
+SHARED_CACHE_ENV = "PRIVACY_COURSE_SHARED_CACHE"
+"""A folder of templates built elsewhere, read but never written (a grading kernel sees the
+instructor's cache there, read-only); a template missing from it is built in :func:`cache_dir`."""
+
+
 def cache_dir() -> Path:
     """Where built templates are kept (``PRIVACY_COURSE_CACHE`` or the user cache folder)."""
     configured = os.environ.get("PRIVACY_COURSE_CACHE")
@@ -176,12 +181,17 @@ def template_path(
     """The cached template for these parameters, built on first use.
 
     The file name carries a digest of the scenario file, the builder's code, the policy
-    data and the Faker version, so a change to any of them builds a new template.
+    data and the Faker version, so a change to any of them builds a new template. One built
+    already in the shared cache (:data:`SHARED_CACHE_ENV`) is used from there.
     """
     spec = load_scenario(scenario).with_overrides(customers=customers, seed=seed)
     digest = hashlib.sha256(_inputs_digest().encode())
     digest.update(Path(spec.source).read_bytes())
-    path = cache_dir() / f"{spec.name}-{spec.customers}-{spec.seed}-{digest.hexdigest()[:16]}.db"
+    name = f"{spec.name}-{spec.customers}-{spec.seed}-{digest.hexdigest()[:16]}.db"
+    path = cache_dir() / name
+    shared = os.environ.get(SHARED_CACHE_ENV)
+    if not path.exists() and shared and (Path(shared) / name).is_file():
+        return Path(shared) / name
     if not path.exists():
         with contextlib.suppress(SandboxExists):  # another process built it first
             build_sandbox(path, spec)
