@@ -233,7 +233,7 @@ class Classroom:
         kernels read but cannot write: otherwise each kernel would build them again."""
         from grading import isolation
         from grading.harness import exercises
-        from sandbox_cms.data.build import template_path
+        from sandbox_cms.data.build import cache_dir, template_path
 
         known = exercises()
         drawn = hidden.load(hidden_file)
@@ -246,7 +246,15 @@ class Classroom:
                         # a template that cannot be built fails in the kernel, with the
                         # learner's cell, as it would without this step
                         with contextlib.suppress(Exception):
-                            template_path(variant.scenario, variant.customers, variant.seed)
+                            path = template_path(variant.scenario, variant.customers,
+                                                 variant.seed)
+                            if path.stat().st_mode & 0o044 != 0o044:  # built before 0644
+                                path.chmod(0o644)  # the kernel may run as another user
+        cache = cache_dir()
+        if isolation.grading_user() is not None and cache.is_dir():
+            # the kernels run as another user: the cache (synthetic templates only) must be
+            # searchable for it, or each kernel builds its own copies
+            cache.chmod(cache.stat().st_mode | 0o055)
 
     def submission_timeout(self, assignment: str) -> int:
         """Seconds one submission may take: every code cell its cell timeout, plus start-up."""
@@ -285,25 +293,19 @@ class Classroom:
                keep_manual: bool) -> StepResult:
         """Copy one worker's result into the real classroom: its autograded notebooks and,
         in the real gradebook, the submission's scores (written by this process only)."""
-        from nbgrader.api import Gradebook, MissingEntry
+        import datetime as dt
+
+        from nbgrader.api import Gradebook
 
         raw = {"success": False, "error": stopped or "the grading worker left no result"}
         with contextlib.suppress(OSError, ValueError):
             raw = json.loads((workdir / "private" / "result.json").read_text(encoding="utf-8"))
         ok = bool(raw.get("success")) and not stopped
-        snapshot: dict[str, dict] = {}
+        # the worker's copy of what autograde wrote (grading.isolation._scores)
+        snapshot = raw.get("notebooks") if isinstance(raw.get("notebooks"), dict) else {}
         timestamp = None
-        with quiet_nbgrader(), Gradebook(f"sqlite:///{workdir / 'private' / 'gradebook.db'}"
-                                         ) as copy, contextlib.suppress(MissingEntry):
-            submission = copy.find_submission(assignment, student)
-            timestamp = submission.timestamp
-            for nb in submission.notebooks:
-                snapshot[nb.name] = {
-                    "late": nb.late_submission_penalty,
-                    "grades": {g.name: (g.auto_score, g.needs_manual_grade)
-                               for g in nb.grades},
-                    "comments": {c.name: c.auto_comment for c in nb.comments},
-                }
+        with contextlib.suppress(TypeError, ValueError):
+            timestamp = dt.datetime.fromisoformat(raw.get("timestamp"))
         dest = self.root / "autograded" / student / assignment
         shutil.rmtree(dest, ignore_errors=True)
         produced = workdir / "root" / "autograded" / student / assignment

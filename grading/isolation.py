@@ -21,8 +21,11 @@ sets ``RLIMIT_AS`` and ``RLIMIT_CORE``, then runs the kernel under bubblewrap (`
 when it works here: everything read-only, ``/tmp``, the classroom, the course sources and
 the instructor's cache replaced by empty folders, only the folders above marked read-write
 bound in, own PID, IPC and UTS namespaces (it cannot signal the grader), killed with its
-parent. Without bubblewrap the kernel still runs in the private copy with the limits, but
-as the instructor's user: see docs/threat-model.md ("Grading isolation").
+parent, no capabilities. When the grader runs as root (a container, a hub's grading
+account), the kernel runs as a separate unprivileged user (:data:`GRADING_USER_ENV`,
+default ``nobody``) that owns only the kernel's read-write folders. Without bubblewrap the
+kernel still runs in the private copy with the limits, but as the instructor's user: see
+docs/threat-model.md ("Grading isolation").
 """
 
 from __future__ import annotations
@@ -45,6 +48,29 @@ BWRAP_ENV = "PRIVACY_COURSE_BWRAP"
 """Set to ``0`` to grade without bubblewrap even where it works (the benchmark's baseline)."""
 
 
+GRADING_USER_ENV = "PRIVACY_COURSE_GRADING_USER"
+"""The account (name or number) a grading kernel runs as when the grader runs as root;
+``root`` keeps root (without capabilities). Ignored for any other grader: an unprivileged
+user cannot switch users, so its kernels run as itself."""
+
+
+def grading_user() -> tuple[int, int, str] | None:
+    """``(uid, gid, name)`` the kernels run as: only when this process is root and the
+    account exists (default ``nobody``); otherwise ``None`` (the kernel keeps our user)."""
+    import pwd
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    wanted = os.environ.get(GRADING_USER_ENV, "").strip() or "nobody"
+    try:
+        entry = pwd.getpwuid(int(wanted)) if wanted.isdigit() else pwd.getpwnam(wanted)
+    except (KeyError, ValueError):
+        return None
+    if entry.pw_uid == 0:
+        return None
+    return entry.pw_uid, entry.pw_gid, entry.pw_name
+
+
 @functools.cache
 def bwrap_works() -> bool:
     """Whether ``bwrap`` is installed and can make a sandbox here (user namespaces, or root)."""
@@ -64,21 +90,32 @@ def bwrap_works() -> bool:
 
 def sandbox_command(command: list[str], *, writable: list[str], readonly: list,
                     hidden: list[str], keep: list[str], cwd: str,
-                    env: dict[str, str]) -> list[str]:
+                    env: dict[str, str], user: list[int] | None = None) -> list[str]:
     """The bubblewrap command line that runs ``command`` with only ``writable`` writable and
     ``hidden`` replaced by empty folders (a hidden folder holding one of ``keep`` — the
     Python installation, the code — is left visible); ``readonly`` holds paths or
-    ``[source, target]`` pairs bound read-only."""
+    ``[source, target]`` pairs bound read-only; ``user`` (``[uid, gid]``) the account the
+    command runs as (the grader must be root)."""
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
             "--new-session"]
-    args += _masks(sorted({os.path.realpath(p) for p in hidden}, key=len),
-                   sorted({os.path.realpath(k) for k in keep}, key=len))
+    if os.geteuid() == 0:
+        # bubblewrap run by root keeps every capability for the command: with them a
+        # kernel could unmount the empty folders that hide the classroom
+        args += ["--cap-drop", "ALL"]
+        if user:  # just enough to become the grading user, which then has none
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            command = [sys.executable, "-I", str(Path(__file__).resolve()), "as-user",
+                       str(user[0]), str(user[1]), "--", *command]
+    kept = sorted({os.path.realpath(k) for k in keep}, key=len)
+    made: set[str] = set()
+    masks, emptied = _masks(sorted({os.path.realpath(p) for p in hidden}, key=len), kept, made)
+    args += masks
     for path in writable:
-        args += ["--bind", path, path]
+        args += [*_way(path, emptied, kept, made), "--bind", path, path]
     for pair in readonly:  # after the writable folders: a read-only file may sit inside one
         source, target = pair if isinstance(pair, (list, tuple)) else (pair, pair)
-        args += ["--ro-bind", source, target]
+        args += [*_way(target, emptied, kept, made), "--ro-bind", source, target]
     for key, value in env.items():
         args += ["--setenv", key, value]
     # ipykernel would watch a parent it cannot see from its own PID namespace and stop at
@@ -87,12 +124,12 @@ def sandbox_command(command: list[str], *, writable: list[str], readonly: list,
     return [*args, "--chdir", cwd, "--", *command]
 
 
-def _masks(hidden: list[str], keep: list[str]) -> list[str]:
+def _masks(hidden: list[str], keep: list[str], made: set[str]) -> tuple[list[str], list[str]]:
     """Arguments that empty each hidden folder as a whole (one tmpfs: nothing in it is listed,
     so files that come and go meanwhile, as in a busy /tmp, cannot break the mount), then
     bind each kept folder that lay inside one back in, read-only (the Python and the code of
     a checkout under /tmp or a home folder), then empty the hidden folders inside a kept one
-    (the course sources inside the checkout)."""
+    (the course sources inside the checkout); and the folders emptied."""
     outer = [h for h in hidden if os.path.isdir(h) and not any(_inside(h, k) for k in keep)]
     inner = [h for h in hidden if os.path.isdir(h) and any(_inside(h, k) for k in keep)]
     args: list[str] = []
@@ -106,9 +143,28 @@ def _masks(hidden: list[str], keep: list[str]) -> list[str]:
         if (os.path.exists(path) and any(_inside(path, m) for m in masked)
                 and not any(_inside(path, r) for r in restored)):
             restored.append(path)
-            args += ["--ro-bind", path, path]
+            args += [*_way(path, masked, keep, made), "--ro-bind", path, path]
     for path in inner:
         args += ["--tmpfs", path]
+    return args, masked + inner
+
+
+def _way(target: str, emptied: list[str], kept: list[str], made: set[str]) -> list[str]:
+    """Arguments that make the folders between the emptied folder holding ``target`` and
+    ``target`` searchable by anyone: bubblewrap would make them 0700, and a kernel running
+    as the grading user could not reach the Python under /root nor its own folders."""
+    mount = max((m for m in emptied if _inside(target, m) and target != m), key=len,
+                default=None)
+    if mount is None or any(_inside(target, k) and _inside(k, mount) and k not in (target, mount)
+                            for k in kept):  # inside a folder bound back in: it exists
+        return []
+    args: list[str] = []
+    parts = Path(target).relative_to(mount).parts[:-1]
+    for i in range(len(parts)):
+        folder = str(Path(mount, *parts[:i + 1]))
+        if folder not in made:
+            made.add(folder)
+            args += ["--perms", "0755", "--dir", folder]
     return args
 
 
@@ -127,12 +183,39 @@ def launch_kernel(spec_path: str, command: list[str]) -> None:
     """Run as the kernel: limits, then the kernel command (in the sandbox when it works)."""
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     limit_memory(int(spec["memory_mb"]))
+    user = spec.get("user")
     if spec["bwrap"]:
+        if user:  # what the worker made since: the connection file, the receipts folder,
+            for folder in spec["writable"]:  # the files nbgrader copied in beside the notebook
+                _chown_tree(Path(folder), user[0], user[1])
         command = sandbox_command(command, writable=spec["writable"],
                                   readonly=spec["readonly"], hidden=spec["hidden"],
-                                  keep=spec["keep"], cwd=os.getcwd(), env=spec["env"])
+                                  keep=spec["keep"], cwd=os.getcwd(), env=spec["env"],
+                                  user=user)
     else:
         os.environ.update(spec["env"])
+    os.execvp(command[0], command)
+
+
+def _chown_tree(folder: Path, uid: int, gid: int) -> None:
+    """Give ``folder`` and everything in it to ``uid:gid`` (symbolic links themselves)."""
+    os.chown(folder, uid, gid, follow_symlinks=False)
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            os.chown(os.path.join(parent, name), uid, gid, follow_symlinks=False)
+
+
+def become(uid: int, gid: int, command: list[str]) -> None:
+    """Run as the grading user (inside the sandbox, which left only the capabilities to
+    switch): no supplementary groups, then ``command``."""
+    import pwd
+
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    with contextlib.suppress(KeyError):
+        name = pwd.getpwuid(uid).pw_name
+        os.environ.update({"USER": name, "LOGNAME": name})
     os.execvp(command[0], command)
 
 
@@ -190,6 +273,12 @@ def prepare(workdir: Path, *, root: Path, source: Path, assignment: str, student
     if use_bwrap:  # without the sandbox nothing is bound there: keep the real cache
         spec["env"]["PRIVACY_COURSE_CACHE"] = str(kernel / "cache")
         spec["env"][SHARED_CACHE_ENV] = str(kernel / "shared-cache")
+        user = grading_user()
+        if user is not None:
+            spec["user"] = [user[0], user[1]]
+            # a folder the grading user may not enter (root's home holding the Python) is
+            # emptied too, and the way to what lies inside it remade searchable
+            spec["hidden"] += _closed_ancestors([*spec["keep"], str(workdir)])
     spec_path = workdir / "jupyter" / "kernel-spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     argv = [sys.executable, "-I", str(Path(__file__).resolve()), "kernel", str(spec_path),
@@ -208,6 +297,17 @@ def prepare(workdir: Path, *, root: Path, source: Path, assignment: str, student
         "PRIVACY_COURSE_HIDDEN_VARIANTS": str(workdir / "hidden" / hidden_file.name),
     })
     return env
+
+
+def _closed_ancestors(paths: list[str]) -> list[str]:
+    """The folders above ``paths`` that others may not enter (no ``o+x``)."""
+    closed = set()
+    for path in paths:
+        for folder in Path(os.path.realpath(path)).parents:
+            with contextlib.suppress(OSError):
+                if str(folder) != "/" and not folder.stat().st_mode & 0o001:
+                    closed.add(str(folder))
+    return sorted(closed)
 
 
 def _hidden_subset(hidden_file: Path, assignment_source: Path) -> str:
@@ -262,9 +362,28 @@ def run_worker(spec_path: Path) -> None:
                     break
     except Exception as exc:  # noqa: BLE001 - reported to the parent, never raised
         result = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
-    (workdir / "private" / "result.json").write_text(
-        json.dumps({k: v for k, v in result.items() if isinstance(v, (str, bool, int))}),
-        encoding="utf-8")
+    answer = {k: v for k, v in result.items() if isinstance(v, (str, bool, int))}
+    with contextlib.suppress(Exception):  # no submission in the copy: the parent scores 0
+        answer.update(_scores(f"sqlite:///{workdir / 'private' / 'gradebook.db'}",
+                              spec["assignment"], spec["student"]))
+    (workdir / "private" / "result.json").write_text(json.dumps(answer), encoding="utf-8")
+
+
+def _scores(db_url: str, assignment: str, student: str) -> dict[str, object]:
+    """What autograde wrote into this copy's gradebook for the submission, as JSON data
+    (the parent merges it into the real gradebook without opening this copy)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as copy:
+        submission = copy.find_submission(assignment, student)
+        return {
+            "timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+            "notebooks": {nb.name: {
+                "late": nb.late_submission_penalty,
+                "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in nb.grades},
+                "comments": {c.name: c.auto_comment for c in nb.comments},
+            } for nb in submission.notebooks},
+        }
 
 
 KERNEL_START_TRIES = 3
@@ -281,6 +400,10 @@ def _died_at_start(result: dict) -> bool:
 def serve() -> None:
     """A long-lived worker: one spec path per line on stdin, ``done`` on stdout after each
     (nbgrader and the course are imported once, not once per submission)."""
+    # jsonschema (under nbformat) imports rfc3987_syntax for its "iri" format check, which
+    # builds a parser at import: about 1.7 s per worker. Nothing in autograding checks
+    # formats, so the worker does without it (jsonschema skips a format it cannot import).
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     import nbgrader.apps  # noqa: F401 - the slow imports, before the first submission
 
     import grading.preprocessors  # noqa: F401
@@ -359,6 +482,8 @@ def tempfile_dir() -> str:
 if __name__ == "__main__":
     if sys.argv[1] == "kernel":  # kernel.json: ... isolation.py kernel <spec> -- <command>
         launch_kernel(sys.argv[2], sys.argv[4:])
+    elif sys.argv[1] == "as-user":  # in the sandbox: ... as-user <uid> <gid> -- <command>
+        become(int(sys.argv[2]), int(sys.argv[3]), sys.argv[5:])
     elif sys.argv[1] == "worker":
         run_worker(Path(sys.argv[2]))
     elif sys.argv[1] == "serve":

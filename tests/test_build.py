@@ -195,4 +195,6 @@ def test_a_template_in_the_shared_cache_is_read_there_and_never_written(tmp_path
     # not there: built in the own cache, the shared one left as it was
     other = template_path(customers=120, seed=6)
     assert other.parent == tmp_path / "kernel"
+    # readable by a grading kernel that runs as another user
+    assert built.stat().st_mode & 0o777 == other.stat().st_mode & 0o777 == 0o644
     assert {p.name: p.read_bytes() for p in (tmp_path / "instructor").iterdir()} == before

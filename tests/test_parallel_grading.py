@@ -19,7 +19,7 @@ import pytest
 
 from grading.course import Classroom
 from grading.hidden import HIDDEN_FILE
-from grading.isolation import bwrap_works
+from grading.isolation import bwrap_works, grading_user
 from grading.selfcheck import PROGRESS_ENV
 from sandbox_cms.data.build import cache_dir
 
@@ -63,9 +63,27 @@ def _hostile(root: Path) -> dict[str, str | None]:
             "    except OSError as exc:\n"
             "        print('refused', type(exc).__name__)\n"),
         "snoop": CORRECT + f"\nprint(open({str(SOURCE)!r}).read())\n",
+        # as root in a container: unmount the empty folder over the classroom, then read
+        "escaper": CORRECT + (
+            "\nimport ctypes, os\n"
+            "print('uid', os.getuid())\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            f"folder = {str(root)!r}\n"
+            "while folder != '/':  # whichever empty folder hides it\n"
+            "    if libc.umount2(folder.encode(), 2) == 0:  # MNT_DETACH\n"
+            "        print('unmounted', folder)\n"
+            "    folder = os.path.dirname(folder)\n"
+            "try:\n"
+            f"    print('read', len(open({str(alice_nb)!r}).read()))\n"
+            "except OSError as exc:\n"
+            "    print('refused', type(exc).__name__)\n"
+            "try:\n"
+            "    print('shadow', len(open('/etc/shadow').read()))\n"
+            "except OSError as exc:\n"
+            "    print('shadow refused', type(exc).__name__)\n"),
     }
     if not bwrap_works():  # the fallback does not stop these (docs/threat-model.md)
-        del hostile["vandal"], hostile["snoop"]
+        del hostile["vandal"], hostile["snoop"], hostile["escaper"]
     return hostile
 
 
@@ -158,6 +176,8 @@ def test_sequential_and_parallel_give_the_same_grades(graded):
         assert one.cell_scores(ASSIGNMENT, student) == two.cell_scores(ASSIGNMENT, student)
         assert _errors(one, student) == _errors(two, student), student
     assert scores["alice"] == (2.0, 2.0)
+    if "escaper" in scores:  # its attempts changed nothing, its answer is right
+        assert scores["escaper"] == (2.0, 2.0)
     assert scores["pat"] == (1.0, 2.0)
     assert scores["wiper"][0] < 2.0  # its sandbox went during the test
     for student in ("bob", "carol", "dave", "ivan", "hog", "killer"):
@@ -211,6 +231,15 @@ def test_the_kernel_cannot_read_the_sources_nor_write_outside_its_copy(graded):
         # templates (read-only: OSError) were all out of reach
         assert "refused FileNotFoundError" in refused  # alice's notebook
         assert "refused OSError" in refused  # a template: read-only file system
+        escaper = _cells(nbformat.read(
+            room.root / "autograded" / "escaper" / ASSIGNMENT / NOTEBOOK, as_version=4))
+        said = "".join(o.get("text", "") for o in escaper["send_newsletter"].outputs)
+        assert "unmounted" not in said and "read " not in said, said
+        assert "refused FileNotFoundError" in said, said
+        if grading_user() is not None:  # the grader is root: the kernel is not
+            assert f"uid {grading_user()[0]}\n" in said, said
+            if Path("/etc/shadow").exists():
+                assert "shadow refused PermissionError" in said, said
 
 
 def test_unchanged_submissions_are_skipped_and_manual_grades_kept(graded):
@@ -256,3 +285,22 @@ def test_the_kernel_gets_only_its_own_assignments_seeds_and_folders(tmp_path):
     assert str(root) in spec["hidden"] and str(COURSE.resolve()) in spec["hidden"]
     assert not any(w.startswith(str(root)) for w in spec["writable"])
     assert all(w.startswith(str((tmp_path / "w").resolve())) for w in spec["writable"])
+
+
+def test_a_root_grader_runs_kernels_as_the_grading_user(monkeypatch):
+    import pwd
+
+    from grading.isolation import GRADING_USER_ENV
+
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    nobody = pwd.getpwnam("nobody")
+    monkeypatch.delenv(GRADING_USER_ENV, raising=False)
+    assert grading_user() == (nobody.pw_uid, nobody.pw_gid, "nobody")
+    monkeypatch.setenv(GRADING_USER_ENV, str(nobody.pw_uid))
+    assert grading_user() == (nobody.pw_uid, nobody.pw_gid, "nobody")
+    for kept_root in ("root", "0", "no-such-account-here"):
+        monkeypatch.setenv(GRADING_USER_ENV, kept_root)
+        assert grading_user() is None
+    monkeypatch.setattr("os.geteuid", lambda: 1000)  # not root: cannot switch
+    monkeypatch.delenv(GRADING_USER_ENV)
+    assert grading_user() is None

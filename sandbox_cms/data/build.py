@@ -83,6 +83,9 @@ def build_sandbox(
     tmp = Path(tmp_name)
     try:
         rows = _write(tmp, spec, progress)
+        # the mode of an ordinary new file, not mkstemp's 0600: synthetic data only, and a
+        # grading kernel running as another user reads the templates (grading.isolation)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except (OSError, sqlite3.Error) as exc:  # e.g. a full disk; nothing is left behind
         raise SandboxError(f"building {target} failed: {exc}") from None
@@ -190,7 +193,7 @@ def template_path(
     name = f"{spec.name}-{spec.customers}-{spec.seed}-{digest.hexdigest()[:16]}.db"
     path = cache_dir() / name
     shared = os.environ.get(SHARED_CACHE_ENV)
-    if not path.exists() and shared and (Path(shared) / name).is_file():
+    if not path.exists() and shared and os.access(Path(shared) / name, os.R_OK):
         return Path(shared) / name
     if not path.exists():
         with contextlib.suppress(SandboxExists):  # another process built it first
